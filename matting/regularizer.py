@@ -1,0 +1,335 @@
+r"""Photorealism regularization of Deep Photo Style Transfer (the matting-Laplacian term).
+
+Luan et al. penalize outputs that are not locally affine colour transforms of the content:
+
+.. math::
+
+    \mathcal{L}_m = \sum_{c=1}^{3} V_c[O]^\top \mathcal{M}_I V_c[O],
+
+where :math:`V_c[O]` is channel :math:`c` of the output flattened to a vector and
+:math:`\mathcal{M}_I` is the matting Laplacian of the content image :math:`I`
+(:func:`matting.laplacian.matting_laplacian`).
+
+Reference
+---------
+F. Luan, S. Paris, E. Shechtman, K. Bala, "Deep Photo Style Transfer", CVPR 2017 (eq. 2-3).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse
+import torch
+from torch import Tensor, nn
+from torch.autograd.function import FunctionCtx, once_differentiable
+
+from .laplacian import matting_laplacian
+
+_LAYOUTS = ("auto", "csr", "coo")
+
+
+def _csr_matmul_supported(device: torch.device, dtype: torch.dtype) -> bool:
+    """Whether ``sparse_csr @ dense`` runs for ``dtype`` on ``device`` (tried on a 1x1 matrix)."""
+    try:
+        probe = torch.sparse_csr_tensor(
+            torch.tensor([0, 1], device=device),
+            torch.tensor([0], device=device),
+            torch.ones(1, dtype=dtype, device=device),
+            (1, 1),
+            check_invariants=False,
+        )
+        probe @ torch.ones(1, 1, dtype=dtype, device=device)
+    except (RuntimeError, NotImplementedError, TypeError):
+        return False
+    return True
+
+
+def laplacian_to_torch(
+    L: scipy.sparse.spmatrix,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype = torch.float32,
+    *,
+    layout: str = "auto",
+) -> Tensor:
+    """Convert a scipy sparse matrix into a torch sparse tensor for ``L @ dense`` products.
+
+    Parameters
+    ----------
+    L : scipy.sparse.spmatrix or sparray
+        ``(N, N)`` matrix, e.g. from :func:`matting.laplacian.matting_laplacian`. Not modified.
+    device : torch.device or str, optional
+        Target device (default: CPU).
+    dtype : torch.dtype, optional
+        Floating dtype of the values (default float32).
+    layout : {"auto", "csr", "coo"}, optional
+        ``"auto"`` (default) gives a CSR tensor when ``CSR @ dense`` is implemented for
+        ``dtype`` on ``device`` (float32 / float64 on CPU and CUDA) and a coalesced COO tensor
+        otherwise (e.g. float16 on CPU). ``"csr"`` / ``"coo"`` force a layout.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(N, N)`` sparse tensor (``torch.sparse_csr`` or ``torch.sparse_coo``) with int64
+        indices, on ``device`` with ``dtype``.
+
+    Raises
+    ------
+    ValueError
+        If ``L`` is not a 2-D scipy sparse matrix, ``dtype`` is not floating, or ``layout`` is
+        unknown.
+    """
+    if not scipy.sparse.issparse(L) or len(L.shape) != 2:
+        raise ValueError(f"L must be a 2-D scipy sparse matrix, got {type(L)!r}")
+    if not dtype.is_floating_point:
+        raise ValueError(f"dtype must be a floating dtype, got {dtype}")
+    if layout not in _LAYOUTS:
+        raise ValueError(f"layout must be one of {_LAYOUTS}, got {layout!r}")
+    device = torch.device("cpu") if device is None else torch.device(device)
+
+    csr = scipy.sparse.csr_matrix(L, copy=True)  # own copy: the canonicalization is in place
+    csr.sum_duplicates()  # also sorts the indices
+    values = torch.from_numpy(np.asarray(csr.data)).to(device=device, dtype=dtype)
+    if layout == "auto":
+        layout = "csr" if _csr_matmul_supported(device, dtype) else "coo"
+    if layout == "csr":
+        return torch.sparse_csr_tensor(
+            torch.from_numpy(csr.indptr.astype(np.int64)).to(device),
+            torch.from_numpy(csr.indices.astype(np.int64)).to(device),
+            values,
+            csr.shape,
+            check_invariants=False,
+        )
+    coo = csr.tocoo()
+    indices = torch.from_numpy(np.stack([coo.row, coo.col]).astype(np.int64)).to(device)
+    return torch.sparse_coo_tensor(
+        indices, values, csr.shape, is_coalesced=True, check_invariants=False
+    )
+
+
+def _check_batch_image(image: Tensor, name: str) -> None:
+    """Raise ValueError unless ``image`` is a floating ``(1, 3, H, W)`` tensor."""
+    if not isinstance(image, Tensor):
+        raise ValueError(f"{name} must be a (1, 3, H, W) torch.Tensor, got {type(image)!r}")
+    if image.dim() != 4 or image.shape[0] != 1 or image.shape[1] != 3:
+        raise ValueError(
+            f"{name} must have shape (1, 3, H, W) (a batch of one RGB image), "
+            f"got {tuple(image.shape)}"
+        )
+    if not image.is_floating_point():
+        raise ValueError(f"{name} must be a floating tensor in [0, 1], got dtype {image.dtype}")
+
+
+class _MattingEnergy(torch.autograd.Function):
+    """``scale * sum_c V_c^T L V_c`` with the analytic gradient ``2 * scale * L V``.
+
+    The gradient assumes that ``L`` is symmetric (true for a matting Laplacian).
+    """
+
+    @staticmethod
+    def forward(ctx: FunctionCtx, image: Tensor, laplacian: Tensor, scale: float) -> Tensor:
+        v = image.reshape(3, -1).t().contiguous()  # (N, 3), channel c = column c
+        lv = laplacian @ v  # the only sparse product; reused in backward
+        ctx.save_for_backward(lv)
+        ctx.scale = scale
+        ctx.image_shape = image.shape
+        return (v * lv).sum() * scale
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: FunctionCtx, grad_output: Tensor) -> tuple[Tensor, None, None]:
+        (lv,) = ctx.saved_tensors
+        grad = lv * (grad_output * (2.0 * ctx.scale))
+        return grad.t().reshape(ctx.image_shape), None, None
+
+
+def matting_energy(
+    image: Tensor, laplacian: Tensor, weight: float = 1.0, normalize: bool = True
+) -> Tensor:
+    r"""Photorealism regularization :math:`\lambda \sum_c V_c^\top L V_c` (Luan et al. eq. 2).
+
+    .. math::
+
+        E = \frac{\lambda}{Z} \sum_{c=1}^{3} V_c^\top L V_c, \qquad
+        \frac{\partial E}{\partial V_c} = \frac{2\lambda}{Z} L V_c,
+
+    with :math:`Z = N = HW` if ``normalize`` else :math:`Z = 1`. Normalizing makes ``weight``
+    independent of the resolution (the sum grows like :math:`N`).
+
+    Implemented as a :class:`torch.autograd.Function`: the forward pass does one sparse
+    product :math:`L V` on the ``(N, 3)`` matrix of channels and saves it; the backward pass
+    returns the exact gradient from it (no second sparse product). Only first derivatives
+    are supported.
+
+    Parameters
+    ----------
+    image : torch.Tensor
+        ``(1, 3, H, W)`` floating image (the output being optimized), nominally in [0, 1].
+        Not modified.
+    laplacian : torch.Tensor
+        ``(N, N)`` symmetric sparse (CSR or COO) or dense tensor, ``N = H * W``, pixel index
+        ``y * W + x`` (see :func:`laplacian_to_torch`). If its device or dtype differ from
+        ``image``'s it is converted on every call; convert it once beforehand for speed.
+    weight : float, optional
+        :math:`\lambda` (default 1).
+    normalize : bool, optional
+        Divide by ``N`` (default True).
+
+    Returns
+    -------
+    torch.Tensor
+        0-dim tensor, dtype and device of ``image``; non-negative up to rounding.
+
+    Raises
+    ------
+    ValueError
+        If ``image`` is not a floating ``(1, 3, H, W)`` tensor or ``laplacian`` is not
+        ``(H*W, H*W)``.
+    """
+    _check_batch_image(image, "image")
+    num = image.shape[2] * image.shape[3]
+    if not isinstance(laplacian, Tensor) or tuple(laplacian.shape) != (num, num):
+        shape = tuple(laplacian.shape) if isinstance(laplacian, Tensor) else type(laplacian)
+        raise ValueError(
+            f"laplacian must be a ({num}, {num}) tensor for a {image.shape[2]}x{image.shape[3]} "
+            f"image, got {shape}"
+        )
+    if laplacian.dtype != image.dtype or laplacian.device != image.device:
+        laplacian = laplacian.to(device=image.device, dtype=image.dtype)
+    scale = float(weight) / num if normalize else float(weight)
+    return _MattingEnergy.apply(image, laplacian, scale)
+
+
+class MattingRegularizer(nn.Module):
+    r"""Matting-Laplacian photorealism term for a fixed content image (Luan et al. 2017).
+
+    Builds :math:`L` once with :func:`matting.laplacian.matting_laplacian` (float64, on the
+    CPU) and keeps it as a non-persistent buffer on the content's device with its dtype, so
+    ``module.to(...)`` moves it; ``forward(image)`` returns :func:`matting_energy`.
+
+    Parameters
+    ----------
+    content : torch.Tensor
+        ``(1, 3, H, W)`` floating content image in [0, 1]. Not modified or kept.
+    eps : float, optional
+        Regularization of the Laplacian (default 1e-7, as in DPST).
+    radius : int, optional
+        Window radius (default 1: 3x3 windows).
+    weight : float, optional
+        :math:`\lambda` (default 1).
+    normalize : bool, optional
+        Divide the energy by ``N = H * W`` (default True).
+
+    Attributes
+    ----------
+    laplacian : torch.Tensor
+        ``(N, N)`` sparse Laplacian.
+    num_pixels : int
+        ``N = H * W``.
+    """
+
+    laplacian: Tensor
+
+    def __init__(
+        self,
+        content: Tensor,
+        eps: float = 1e-7,
+        radius: int = 1,
+        weight: float = 1.0,
+        normalize: bool = True,
+    ) -> None:
+        super().__init__()
+        _check_batch_image(content, "content")
+        rgb = content.detach()[0].permute(1, 2, 0).to(device="cpu", dtype=torch.float64, copy=True)
+        L = matting_laplacian(rgb.numpy(), eps=eps, radius=radius)
+        lap = laplacian_to_torch(L, device=content.device, dtype=content.dtype)
+        self.register_buffer("laplacian", lap, persistent=False)
+        self.height, self.width = int(content.shape[2]), int(content.shape[3])
+        self.eps = float(eps)
+        self.radius = int(radius)
+        self.weight = float(weight)
+        self.normalize = bool(normalize)
+
+    @property
+    def num_pixels(self) -> int:
+        """Number of pixels ``N = H * W`` of the content image."""
+        return self.height * self.width
+
+    def forward(self, image: Tensor) -> Tensor:
+        """Energy of ``image``, ``(1, 3, H, W)`` at the content's size (:func:`matting_energy`)."""
+        return matting_energy(image, self.laplacian, self.weight, self.normalize)
+
+    def extra_repr(self) -> str:
+        return (
+            f"size={self.height}x{self.width}, eps={self.eps:g}, radius={self.radius}, "
+            f"weight={self.weight:g}, normalize={self.normalize}"
+        )
+
+
+def _as_hwc(image: np.ndarray | Tensor, name: str) -> np.ndarray:
+    """``(H, W, 3)`` float64 numpy copy of an ``(H, W, 3)`` array or ``(1|, 3, H, W)`` tensor."""
+    if isinstance(image, Tensor):
+        t = image.detach()
+        if t.dim() == 4 and t.shape[0] == 1:
+            t = t[0]
+        if t.dim() != 3 or t.shape[0] != 3:
+            raise ValueError(
+                f"{name} tensor must have shape (1, 3, H, W) or (3, H, W), got {tuple(image.shape)}"
+            )
+        if not t.is_floating_point():
+            raise ValueError(f"{name} must be floating in [0, 1], got dtype {t.dtype}")
+        return t.permute(1, 2, 0).to(device="cpu", dtype=torch.float64, copy=True).numpy()
+    if isinstance(image, np.ndarray):
+        if image.ndim != 3 or image.shape[2] != 3:
+            raise ValueError(f"{name} array must have shape (H, W, 3), got {image.shape}")
+        if not np.issubdtype(image.dtype, np.floating):
+            raise ValueError(f"{name} must be floating in [0, 1], got dtype {image.dtype}")
+        return image.astype(np.float64)
+    raise ValueError(f"{name} must be a numpy array or a torch tensor, got {type(image)!r}")
+
+
+def photorealism_residual(
+    output: np.ndarray | Tensor, content: np.ndarray | Tensor, eps: float = 1e-7
+) -> float:
+    r"""Mean local-affine residual of ``output`` w.r.t. ``content`` (lower = more photorealistic).
+
+    .. math::
+
+        R = \frac{1}{N} \sum_{c=1}^{3} O_c^\top L_I O_c
+          = \frac{1}{N} \sum_c \sum_k \min_{a, b} \sum_{i \in w_k}
+            (O_{c,i} - a^\top I_i - b)^2 + \varepsilon \|a\|^2,
+
+    with :math:`L_I` the matting Laplacian of the content (3x3 windows, regularization
+    ``eps``), :math:`N = HW`. For an output that is an affine recolouring of the content,
+    :math:`O = A I + b` (per window or global), :math:`R \leq \varepsilon \|A\|_F^2` (it is 0
+    up to the :math:`\varepsilon` shrinkage); noise adds about :math:`(1 - 4/9)\,\sigma^2` per
+    channel.
+
+    Parameters
+    ----------
+    output : numpy.ndarray or torch.Tensor
+        ``(H, W, 3)`` array or ``(1, 3, H, W)`` / ``(3, H, W)`` tensor, values in [0, 1].
+    content : numpy.ndarray or torch.Tensor
+        Content image, same conventions, same ``H, W``.
+    eps : float, optional
+        Regularization of the Laplacian (default 1e-7).
+
+    Returns
+    -------
+    float
+        :math:`R \geq 0` (clamped at 0 against rounding).
+
+    Raises
+    ------
+    ValueError
+        On wrong shapes or dtypes, or if ``output`` and ``content`` differ in size.
+    """
+    out = _as_hwc(output, "output")
+    con = _as_hwc(content, "content")
+    if out.shape != con.shape:
+        raise ValueError(
+            f"output is {out.shape[0]}x{out.shape[1]} but content is "
+            f"{con.shape[0]}x{con.shape[1]}; resize the output to the content's size"
+        )
+    L = matting_laplacian(con, eps=eps, radius=1)
+    v = out.reshape(-1, 3)
+    return max(float(np.sum(v * (L @ v))) / v.shape[0], 0.0)

@@ -1,0 +1,218 @@
+"""The ``photostyle`` command line: a thin layer over :func:`photostyle.transfer`.
+
+It owns everything the library does not do: argument parsing, progress bars, warnings on
+stderr, intermediate saves, and turning user errors into one line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from segment import MaskError, align_masks, load_color_mask
+
+from .config import PRESETS, Config
+from .errors import InputError, PhotostyleError
+from .images import check_output_path, load_image, save_image
+from .transfer import StepInfo, TransferInterrupted, transfer
+from .vgg import WEIGHTS_ENV, VGG19Features, deepest, resolve_weights
+
+PROG = "photostyle"
+_DEFAULTS = Config()
+
+
+def _iters(text: str) -> tuple[int, int]:
+    parts = text.split(",")
+    try:
+        values = tuple(int(p) for p in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected N1,N2 such as 500,500") from None
+    if len(values) == 1:
+        values = (values[0], values[0])
+    if len(values) != 2 or min(values) < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected two counts >= 0 such as 500,500")
+    return values  # type: ignore[return-value]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the main command (no side effects)."""
+    p = argparse.ArgumentParser(
+        prog=PROG,
+        description="Photorealistic style transfer (Luan et al., Deep Photo Style Transfer).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("content", type=Path, help="content photo")
+    p.add_argument("style", type=Path, help="style photo")
+    p.add_argument("-o", "--output", type=Path, required=True, help="output image (.png, .jpg …)")
+
+    g = p.add_argument_group("masks")
+    g.add_argument("--content-mask", type=Path, help="colour-coded mask of the content photo")
+    g.add_argument("--style-mask", type=Path, help="colour-coded mask of the style photo")
+
+    g = p.add_argument_group("optimization")
+    g.add_argument("--size", type=int, default=_DEFAULTS.size,
+                   help="long side of the working image in pixels")
+    g.add_argument("--iters", type=_iters, default=_DEFAULTS.iters, metavar="N1,N2",
+                   help="steps of stage 1 (style) and stage 2 (style + matting)")
+    g.add_argument("--optimizer", choices=("lbfgs", "adam"), default=_DEFAULTS.optimizer)
+    g.add_argument("--lr", type=float, default=_DEFAULTS.lr, help="Adam learning rate")
+    g.add_argument("--init", choices=("content", "noise"), default=_DEFAULTS.init,
+                   help="start of stage 1")
+    g.add_argument("--seed", type=int, default=_DEFAULTS.seed)
+
+    g = p.add_argument_group("loss weights (default: from the preset)")
+    g.add_argument("--preset", choices=sorted(PRESETS), default=None,
+                   help="weight preset; default 'random' with --vgg-weights random, else 'paper'")
+    g.add_argument("--content-weight", type=float, default=None)
+    g.add_argument("--style-weight", type=float, default=None)
+    g.add_argument("--tv-weight", type=float, default=None)
+    g.add_argument("--lambda", dest="matting_weight", type=float, default=None,
+                   help="weight λ of the photorealism (matting Laplacian) term")
+
+    g = p.add_argument_group("network and device")
+    g.add_argument("--vgg-weights", default=None, metavar="W",
+                   help=f"'imagenet', 'random' (untrained, for tests) or a local state dict "
+                        f"(default: ${WEIGHTS_ENV}, else imagenet)")
+    g.add_argument("--pooling", choices=("max", "avg"), default=_DEFAULTS.pooling)
+    g.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+
+    g = p.add_argument_group("output")
+    g.add_argument("--no-post", action="store_true", help="skip the local-affine post-process")
+    g.add_argument("--save-every", type=int, default=0, metavar="K",
+                   help="also write the image every K steps as <stem>.stageS_NNNN<ext>")
+    g.add_argument("--save-stages", action="store_true",
+                   help="also write <stem>.stage1<ext> and <stem>.stage2<ext> (before post)")
+    g.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    return p
+
+
+def _device(choice: str) -> torch.device:
+    if choice == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise InputError("--device cuda: no CUDA device is available; use --device cpu")
+    return torch.device(choice)
+
+
+def _config(args: argparse.Namespace, weights: str) -> Config:
+    return Config(
+        size=args.size, iters=args.iters, preset=args.preset,
+        content_weight=args.content_weight, style_weight=args.style_weight,
+        tv_weight=args.tv_weight, matting_weight=args.matting_weight,
+        optimizer=args.optimizer, lr=args.lr, init=args.init, seed=args.seed,
+        vgg_weights=weights, pooling=args.pooling, post=not args.no_post,
+    )
+
+
+def _sibling(out: Path, tag: str) -> Path:
+    return out.with_name(f"{out.stem}.{tag}{out.suffix}")
+
+
+class _Progress:
+    """tqdm bars (one per stage) and intermediate saves, driven by the library's callback."""
+
+    def __init__(self, out: Path, save_every: int, quiet: bool) -> None:
+        self.out = out
+        self.save_every = save_every
+        self.quiet = quiet
+        self.bar = None
+        self.stage = 0
+
+    def __call__(self, info: StepInfo) -> None:
+        if info.stage != self.stage:
+            self.close()
+            self.stage = info.stage
+            if not self.quiet:
+                from tqdm import tqdm
+
+                self.bar = tqdm(total=info.steps, desc=f"stage {info.stage}", unit="step",
+                                dynamic_ncols=True, file=sys.stderr)
+        if self.bar is not None:
+            self.bar.set_postfix({k: f"{v:.3g}" for k, v in info.losses.items()}, refresh=False)
+            self.bar.update(1)
+        if self.save_every and info.step % self.save_every == 0:
+            save_image(info.image.clamp(0, 1), _sibling(self.out,
+                                                         f"stage{info.stage}_{info.step:04d}"))
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _warn_to_stderr(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"{PROG}: warning: {message}", file=sys.stderr)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run a transfer from parsed arguments; returns the exit status."""
+    weights = resolve_weights(args.vgg_weights)
+    config = _config(args, weights)
+    if args.save_every < 0:
+        raise InputError("--save-every must be >= 0")
+    if (args.content_mask is None) != (args.style_mask is None):
+        raise InputError("give both --content-mask and --style-mask, or neither")
+    out = check_output_path(args.output, (args.content, args.style, args.content_mask,
+                                          args.style_mask))
+    device = _device(args.device)
+    content = load_image(args.content, device=device)
+    style = load_image(args.style, device=device)
+    c_labels = s_labels = None
+    if args.content_mask is not None:
+        c_parsed = load_color_mask(args.content_mask, tuple(content.shape[-2:]))
+        s_parsed = load_color_mask(args.style_mask, tuple(style.shape[-2:]))
+        aligned = align_masks(c_parsed, s_parsed)
+        c_labels, s_labels = aligned.content_labels, aligned.style_labels
+    if weights == "random":
+        print(f"{PROG}: using untrained random VGG-19 weights (seed {config.seed}): results are "
+              "for testing the mechanics only", file=sys.stderr)
+    model = VGG19Features(weights, last=deepest(config.content_layers + config.style_layers),
+                          pooling=config.pooling, seed=config.seed)
+    progress = _Progress(out, args.save_every, args.quiet)
+    try:
+        result = transfer(content, style, c_labels, s_labels, config=config, callback=progress,
+                          model=model)
+    except TransferInterrupted as exc:
+        progress.close()
+        if exc.image is not None:
+            save_image(exc.image, out)
+            print(f"{PROG}: interrupted in stage {exc.stage} at step {exc.step}; best image so "
+                  f"far written to {out}", file=sys.stderr)
+        else:
+            print(f"{PROG}: interrupted before the first step; nothing written", file=sys.stderr)
+        return 130
+    progress.close()
+    if args.save_stages:
+        save_image(result.stage1, _sibling(out, "stage1"))
+        if result.stage2 is not None:
+            save_image(result.stage2, _sibling(out, "stage2"))
+    save_image(result.image, out)
+    if not args.quiet:
+        spent = ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items())
+        print(f"{PROG}: wrote {out} ({spent})", file=sys.stderr)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``photostyle`` console script."""
+    args = build_parser().parse_args(argv)
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        warnings.showwarning = _warn_to_stderr
+        try:
+            return run(args)
+        except (PhotostyleError, MaskError) as exc:
+            print(f"{PROG}: error: {exc}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print(f"{PROG}: interrupted; nothing written", file=sys.stderr)
+            return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

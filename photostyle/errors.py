@@ -1,0 +1,19 @@
+"""Exceptions raised by photostyle for problems the user can fix.
+
+Every message is one line that names the file (or option) at fault and says how to fix it; the
+command line prints it and exits with status 2.
+"""
+
+from __future__ import annotations
+
+
+class PhotostyleError(Exception):
+    """Base class for errors caused by the user's input or environment."""
+
+
+class InputError(PhotostyleError, ValueError):
+    """A bad image, mask, option value or output path."""
+
+
+class WeightsError(PhotostyleError, RuntimeError):
+    """Network weights could not be found or loaded."""
