@@ -81,8 +81,8 @@ def _local_affine_fit(output: Tensor, content: Tensor, radius: int, eps: float) 
     sigma = means.new_empty(b, h, w, 3, 3)
     for n, (i, j) in enumerate(pairs):
         s = means[:, 6 + n] - mu_i[:, i] * mu_i[:, j]
-        if i == j:
-            s = s + eps
+        if i == j:  # E[x^2] - E[x]^2 can round below 0 in flat windows
+            s = s.clamp_min(0.0) + eps
         sigma[..., i, j] = s
         sigma[..., j, i] = s
     cross = means.new_empty(b, h, w, 3, 3)  # cross[..., i, c] = cov(I_i, O_c)

@@ -17,6 +17,8 @@ F. Luan, S. Paris, E. Shechtman, K. Bala, "Deep Photo Style Transfer", CVPR 2017
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import scipy.sparse
 import torch
@@ -31,14 +33,17 @@ _LAYOUTS = ("auto", "csr", "coo")
 def _csr_matmul_supported(device: torch.device, dtype: torch.dtype) -> bool:
     """Whether ``sparse_csr @ dense`` runs for ``dtype`` on ``device`` (tried on a 1x1 matrix)."""
     try:
-        probe = torch.sparse_csr_tensor(
-            torch.tensor([0, 1], device=device),
-            torch.tensor([0], device=device),
-            torch.ones(1, dtype=dtype, device=device),
-            (1, 1),
-            check_invariants=False,
-        )
-        probe @ torch.ones(1, 1, dtype=dtype, device=device)
+        with warnings.catch_warnings():
+            # torch labels sparse CSR "beta" on first use; it is the intended layout here.
+            warnings.filterwarnings("ignore", message="Sparse CSR tensor support")
+            probe = torch.sparse_csr_tensor(
+                torch.tensor([0, 1], device=device),
+                torch.tensor([0], device=device),
+                torch.ones(1, dtype=dtype, device=device),
+                (1, 1),
+                check_invariants=False,
+            )
+            probe @ torch.ones(1, 1, dtype=dtype, device=device)
     except (RuntimeError, NotImplementedError, TypeError):
         return False
     return True

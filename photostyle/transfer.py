@@ -74,7 +74,8 @@ class TransferResult:
     history : list of dict
         One row per step: stage, step, elapsed, and each loss term.
     timings : dict of str to float
-        Wall-clock seconds of each phase (``setup``, ``laplacian``, ``stage1``, ``stage2``, ``post``).
+        Wall-clock seconds of each phase (``setup``, ``laplacian``, ``stage1``, ``stage2``,
+        ``post``).
     """
 
     image: Tensor
@@ -181,8 +182,8 @@ class _Objective:
         ops = layer_ops(model.names)
         c_pyr = s_pyr = None
         if content_masks is not None:
-            c_pyr = dict(zip(model.names, mask_pyramid(content_masks, ops)))
-            s_pyr = dict(zip(model.names, mask_pyramid(style_masks, ops)))
+            c_pyr = dict(zip(model.names, mask_pyramid(content_masks, ops), strict=True))
+            s_pyr = dict(zip(model.names, mask_pyramid(style_masks, ops), strict=True))
         self.content_losses = {name: ContentLoss(c_feats[name]) for name in config.content_layers}
         self.style_losses = {}
         for name in config.style_layers:

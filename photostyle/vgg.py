@@ -230,7 +230,7 @@ class VGG19Features(nn.Module):
             raise ValueError(f"layers {sorted(unknown)} are not built (deepest: {self.names[-1]})")
         out: dict[str, Tensor] = {}
         h = (x - self.mean) / self.std
-        for name, layer in zip(self.names, self.layers):
+        for name, layer in zip(self.names, self.layers, strict=True):
             h = layer(h)
             if name in wanted:
                 out[name] = h
