@@ -18,7 +18,8 @@ from segment import MaskError, align_masks, load_color_mask
 
 from .config import PRESETS, Config
 from .errors import InputError, PhotostyleError
-from .images import check_output_path, load_image, save_image
+from .images import check_output_path, load_image, read_image, save_image, to_uint8
+from .report import check_report_path
 from .transfer import StepInfo, TransferInterrupted, transfer
 from .vgg import WEIGHTS_ENV, VGG19Features, deepest, resolve_weights
 
@@ -45,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="Photorealistic style transfer (Luan et al., Deep Photo Style Transfer).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        epilog="Quality metrics and contact sheets of existing results: photostyle eval --help",
     )
     p.add_argument("content", type=Path, help="content photo")
     p.add_argument("style", type=Path, help="style photo")
@@ -87,6 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also write the image every K steps as <stem>.stageS_NNNN<ext>")
     g.add_argument("--save-stages", action="store_true",
                    help="also write <stem>.stage1<ext> and <stem>.stage2<ext> (before post)")
+    g.add_argument("--report", type=Path, default=None, metavar="PATH.png",
+                   help="also write a contact sheet (inputs, masks, stage 1, final, metrics)")
     g.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     return p
 
@@ -159,15 +163,19 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("give both --content-mask and --style-mask, or neither")
     out = check_output_path(args.output, (args.content, args.style, args.content_mask,
                                           args.style_mask))
+    if args.report is not None:
+        check_report_path(args.report, (args.content, args.style, args.content_mask,
+                                        args.style_mask, out))
     device = _device(args.device)
     content = load_image(args.content, device=device)
     style = load_image(args.style, device=device)
-    c_labels = s_labels = None
+    c_labels = s_labels = colors = None
     if args.content_mask is not None:
         c_parsed = load_color_mask(args.content_mask, tuple(content.shape[-2:]))
         s_parsed = load_color_mask(args.style_mask, tuple(style.shape[-2:]))
         aligned = align_masks(c_parsed, s_parsed)
         c_labels, s_labels = aligned.content_labels, aligned.style_labels
+        colors = aligned.colors
     if weights == "random":
         print(f"{PROG}: using untrained random VGG-19 weights (seed {config.seed}): results are "
               "for testing the mechanics only", file=sys.stderr)
@@ -192,14 +200,40 @@ def run(args: argparse.Namespace) -> int:
         if result.stage2 is not None:
             save_image(result.stage2, _sibling(out, "stage2"))
     save_image(result.image, out)
+    if args.report is not None:
+        _write_report(args, result, c_labels, s_labels, colors, model)
     if not args.quiet:
         spent = ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items())
         print(f"{PROG}: wrote {out} ({spent})", file=sys.stderr)
     return 0
 
 
+def _write_report(args: argparse.Namespace, result, c_labels, s_labels, colors,
+                  model: VGG19Features) -> None:
+    """Metrics of the final image and stage 1 (as saved, 8-bit) and the contact sheet."""
+    from .metrics import evaluate
+    from .report import save_contact_sheet
+
+    content, style = read_image(args.content), read_image(args.style)
+    final, stage1 = to_uint8(result.image) / 255.0, to_uint8(result.stage1) / 255.0
+    metrics = evaluate(final, content, style, c_labels, s_labels, model=model)
+    stage1_metrics = evaluate(stage1, content, style, c_labels, s_labels, model=model)
+    save_contact_sheet(args.report, content, style, final, content_mask=c_labels,
+                       style_mask=s_labels, colors=colors, stage1=stage1, metrics=metrics,
+                       stage1_metrics=stage1_metrics,
+                       title=f"{args.output.name}   (content {args.content.name}, style "
+                             f"{args.style.name})")
+    if not args.quiet:
+        print(f"{PROG}: wrote {args.report}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``photostyle`` console script."""
+    """Entry point of the ``photostyle`` console script (``photostyle eval …``: the metrics)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] == "eval":
+        from .evaluate import main as eval_main
+
+        return eval_main(argv[1:])
     args = build_parser().parse_args(argv)
     with warnings.catch_warnings():
         warnings.simplefilter("default")

@@ -122,7 +122,7 @@ def _as_image(image: Tensor, name: str) -> Tensor:
 
 
 def _as_labels(mask: np.ndarray | Tensor, name: str) -> Tensor:
-    labels = torch.as_tensor(np.asarray(mask.cpu() if isinstance(mask, Tensor) else mask))
+    labels = torch.as_tensor(np.array(mask.cpu() if isinstance(mask, Tensor) else mask))
     if labels.dim() != 2 or labels.is_floating_point() or labels.dtype == torch.bool:
         raise InputError(f"{name} must be an integer label map (H,W), got {labels.dtype} "
                          f"{tuple(labels.shape)}")
@@ -260,7 +260,7 @@ def _run_stage(stage: int, start: Tensor, steps: int, objective: _Objective, con
                 raise FloatingPointError(
                     f"stage {stage}: the loss became {total} at step {step}; lower the weights "
                     "or use --optimizer adam")
-            losses = {k: float(v) for k, v in last_terms.items()}
+            losses = {k: float(v.detach()) for k, v in last_terms.items()}
             elapsed = time.perf_counter() - t0
             history.append({"stage": stage, "step": step, "elapsed": elapsed, "total": total,
                             **losses})
