@@ -306,8 +306,9 @@ def photorealism_residual(
     with :math:`L_I` the matting Laplacian of the content (3x3 windows, regularization
     ``eps``), :math:`N = HW`. For an output that is an affine recolouring of the content,
     :math:`O = A I + b` (per window or global), :math:`R \leq \varepsilon \|A\|_F^2` (it is 0
-    up to the :math:`\varepsilon` shrinkage); noise adds about :math:`(1 - 4/9)\,\sigma^2` per
-    channel.
+    up to the :math:`\varepsilon` shrinkage); independent noise of standard deviation
+    :math:`\sigma` adds about :math:`5\sigma^2` per channel (each pixel lies in 9 windows, and
+    each window's affine fit absorbs 4 of its 9 degrees of freedom).
 
     Parameters
     ----------

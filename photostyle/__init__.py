@@ -6,6 +6,7 @@ The library reports progress only through the ``callback`` of :func:`transfer`; 
 from .config import PRESETS, Config
 from .errors import InputError, PhotostyleError, WeightsError
 from .images import load_image, save_image
+from .preview import preview
 from .transfer import StepInfo, TransferInterrupted, TransferResult, transfer
 from .vgg import VGG19Features
 
@@ -20,6 +21,7 @@ __all__ = [
     "VGG19Features",
     "WeightsError",
     "load_image",
+    "preview",
     "save_image",
     "transfer",
 ]

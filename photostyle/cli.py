@@ -8,19 +8,32 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import torch
 
-from segment import MaskError, align_masks, load_color_mask
+from segment import (
+    DEFAULT_CHECKPOINT,
+    MAX_K,
+    AlignedMasks,
+    MaskError,
+    align_masks,
+    automatic_masks,
+    load_color_mask,
+    overlay_labels,
+    save_color_mask,
+)
 
 from .config import PRESETS, Config
 from .errors import InputError, PhotostyleError
 from .images import check_output_path, load_image, read_image, save_image, to_uint8
+from .preview import preview
 from .report import check_report_path
-from .transfer import StepInfo, TransferInterrupted, transfer
+from .transfer import StepInfo, TransferInterrupted, TransferResult, transfer
 from .vgg import WEIGHTS_ENV, VGG19Features, deepest, resolve_weights
 
 PROG = "photostyle"
@@ -55,17 +68,45 @@ def build_parser() -> argparse.ArgumentParser:
     g = p.add_argument_group("masks")
     g.add_argument("--content-mask", type=Path, help="colour-coded mask of the content photo")
     g.add_argument("--style-mask", type=Path, help="colour-coded mask of the style photo")
+    g.add_argument("--seg", choices=("none", "auto", "cluster"), default="none",
+                   help="make the masks automatically: 'auto' = semantic segmentation (ADE20K "
+                        "weights, falls back to 'cluster' when they cannot be had), 'cluster' "
+                        "= co-segmentation, no weights; --content-mask/--style-mask win")
+    g.add_argument("--seg-model", default=None, metavar="ID_OR_DIR",
+                   help=f"--seg auto: segmentation_models_pytorch ADE20K checkpoint, a Hugging "
+                        f"Face Hub id or a local folder (default {DEFAULT_CHECKPOINT})")
+    g.add_argument("--seg-k", type=int, default=None, metavar="K",
+                   help="--seg cluster: number of clusters (default: chosen in 2..6)")
+    g.add_argument("--save-masks", type=Path, default=None, metavar="DIR",
+                   help="also write the masks in use as DIR/content_mask.png and "
+                        "DIR/style_mask.png (DPST colour code, editable) and "
+                        "DIR/content_overlay.png, DIR/style_overlay.png")
 
     g = p.add_argument_group("optimization")
+    g.add_argument("--quality", choices=("default", "preview"), default="default",
+                   help="'preview': regional colour transfer + local-affine post-process only, "
+                        "about a second, no VGG and no weights (optimization, loss-weight and "
+                        "network options are then not used)")
     g.add_argument("--size", type=int, default=_DEFAULTS.size,
                    help="long side of the working image in pixels")
     g.add_argument("--iters", type=_iters, default=_DEFAULTS.iters, metavar="N1,N2",
                    help="steps of stage 1 (style) and stage 2 (style + matting)")
     g.add_argument("--optimizer", choices=("lbfgs", "adam"), default=_DEFAULTS.optimizer)
     g.add_argument("--lr", type=float, default=_DEFAULTS.lr, help="Adam learning rate")
-    g.add_argument("--init", choices=("content", "noise"), default=_DEFAULTS.init,
-                   help="start of stage 1")
+    g.add_argument("--init", choices=("content", "noise", "transfer"), default=_DEFAULTS.init,
+                   help="start of stage 1 ('transfer': the regional colour transfer of the "
+                        "content)")
     g.add_argument("--seed", type=int, default=_DEFAULTS.seed)
+
+    g = p.add_argument_group("colour transfer (--quality preview, --init transfer)")
+    g.add_argument("--transfer", dest="transfer_method", choices=("linear", "histogram"),
+                   default=_DEFAULTS.transfer_method,
+                   help="per-region map: mean and covariance (Monge-Kantorovich linear map) or "
+                        "per-channel histogram matching")
+    g.add_argument("--transfer-space", choices=("lab", "rgb"), default=_DEFAULTS.transfer_space,
+                   help="colour space of the transfer")
+    g.add_argument("--transfer-blend", type=int, default=_DEFAULTS.transfer_blend, metavar="PX",
+                   help="half width in pixels of the soft blend across region borders")
 
     g = p.add_argument_group("loss weights (default: from the preset)")
     g.add_argument("--preset", choices=sorted(PRESETS), default=None,
@@ -110,6 +151,8 @@ def _config(args: argparse.Namespace, weights: str) -> Config:
         tv_weight=args.tv_weight, matting_weight=args.matting_weight,
         optimizer=args.optimizer, lr=args.lr, init=args.init, seed=args.seed,
         vgg_weights=weights, pooling=args.pooling, post=not args.no_post,
+        transfer_method=args.transfer_method, transfer_space=args.transfer_space,
+        transfer_blend=args.transfer_blend,
     )
 
 
@@ -153,6 +196,64 @@ def _warn_to_stderr(message, category, filename, lineno, file=None, line=None) -
     print(f"{PROG}: warning: {message}", file=sys.stderr)
 
 
+#: Files written by --save-masks, in its folder.
+_MASK_FILES = ("content_mask.png", "style_mask.png", "content_overlay.png", "style_overlay.png")
+
+
+def _check_seg_options(args: argparse.Namespace, others: tuple[Path | None, ...]) -> None:
+    """Validate --seg-k and --save-masks before any work (``others``: inputs and outputs)."""
+    if args.seg_k is not None and not 1 <= args.seg_k <= MAX_K:
+        raise InputError(f"--seg-k must be in 1..{MAX_K}, got {args.seg_k}")
+    folder = args.save_masks
+    if folder is None:
+        return
+    if args.seg == "none" and args.content_mask is None:
+        raise InputError("--save-masks needs masks: add --seg auto, --seg cluster or "
+                         "--content-mask/--style-mask")
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"--save-masks {folder} is a file; give a folder")
+    if not folder.exists() and not folder.parent.is_dir():
+        raise InputError(f"--save-masks folder {folder.parent} does not exist; create it first")
+    for name in _MASK_FILES:
+        target = (folder / name).resolve()
+        for item in others:
+            if item is not None and target == Path(item).resolve():
+                raise InputError(f"--save-masks would overwrite {item}; choose another folder")
+
+
+def _automatic_masks(args: argparse.Namespace, config: Config, weights: str,
+                     content: torch.Tensor, style: torch.Tensor,
+                     ) -> tuple[AlignedMasks, VGG19Features | None]:
+    """--seg auto|cluster. With trained VGG weights (and not a preview) the network is built
+    here, its relu4_1 features help the clustering, and it is returned for the transfer."""
+    model = features = None
+    if args.quality != "preview" and weights != "random":
+        model = VGG19Features(weights, last=deepest(config.content_layers + config.style_layers),
+                              pooling=config.pooling, seed=config.seed)
+        model = model.to(device=content.device, dtype=content.dtype)
+
+        def features(image: torch.Tensor) -> torch.Tensor:
+            return model(image, ["relu4_1"])["relu4_1"]
+
+    aligned = automatic_masks(content, style, args.seg, model=args.seg_model, k=args.seg_k,
+                              features=features, seed=config.seed)
+    return aligned, model
+
+
+def _save_masks(folder: Path, aligned: AlignedMasks, content: torch.Tensor,
+                style: torch.Tensor, quiet: bool) -> None:
+    """--save-masks: the two colour masks (at the images' sizes) and their overlays."""
+    folder.mkdir(exist_ok=True)
+    names = iter(_MASK_FILES)
+    for labels in (aligned.content_labels, aligned.style_labels):
+        save_color_mask(labels, aligned.colors, folder / next(names))
+    for image, labels in ((content, aligned.content_labels), (style, aligned.style_labels)):
+        save_image(overlay_labels(image, labels, aligned.colors), folder / next(names))
+    if not quiet:
+        print(f"{PROG}: wrote {', '.join(str(folder / n) for n in _MASK_FILES)}",
+              file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
     """Run a transfer from parsed arguments; returns the exit status."""
     weights = resolve_weights(args.vgg_weights)
@@ -166,21 +267,34 @@ def run(args: argparse.Namespace) -> int:
     if args.report is not None:
         check_report_path(args.report, (args.content, args.style, args.content_mask,
                                         args.style_mask, out))
+    _check_seg_options(args, (args.content, args.style, args.content_mask, args.style_mask, out,
+                              args.report))
     device = _device(args.device)
     content = load_image(args.content, device=device)
     style = load_image(args.style, device=device)
-    c_labels = s_labels = colors = None
+    c_labels = s_labels = colors = aligned = model = None
     if args.content_mask is not None:
+        if args.seg != "none":
+            print(f"{PROG}: --content-mask/--style-mask given; --seg {args.seg} not used",
+                  file=sys.stderr)
         c_parsed = load_color_mask(args.content_mask, tuple(content.shape[-2:]))
         s_parsed = load_color_mask(args.style_mask, tuple(style.shape[-2:]))
         aligned = align_masks(c_parsed, s_parsed)
+    elif args.seg != "none":
+        aligned, model = _automatic_masks(args, config, weights, content, style)
+    if aligned is not None:
         c_labels, s_labels = aligned.content_labels, aligned.style_labels
         colors = aligned.colors
+        if args.save_masks is not None:
+            _save_masks(args.save_masks, aligned, content, style, args.quiet)
+    if args.quality == "preview":
+        return _run_preview(args, config, content, style, c_labels, s_labels, colors, out)
     if weights == "random":
         print(f"{PROG}: using untrained random VGG-19 weights (seed {config.seed}): results are "
               "for testing the mechanics only", file=sys.stderr)
-    model = VGG19Features(weights, last=deepest(config.content_layers + config.style_layers),
-                          pooling=config.pooling, seed=config.seed)
+    if model is None:
+        model = VGG19Features(weights, last=deepest(config.content_layers + config.style_layers),
+                              pooling=config.pooling, seed=config.seed)
     progress = _Progress(out, args.save_every, args.quiet)
     try:
         result = transfer(content, style, c_labels, s_labels, config=config, callback=progress,
@@ -208,16 +322,38 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_report(args: argparse.Namespace, result, c_labels, s_labels, colors,
-                  model: VGG19Features) -> None:
-    """Metrics of the final image and stage 1 (as saved, 8-bit) and the contact sheet."""
+def _run_preview(args: argparse.Namespace, config: Config, content: torch.Tensor,
+                 style: torch.Tensor, c_labels: np.ndarray | None, s_labels: np.ndarray | None,
+                 colors: tuple[tuple[int, int, int], ...] | None, out: Path) -> int:
+    """``--quality preview``: no network is built, so no weights are ever needed."""
+    start = time.perf_counter()
+    image = preview(content, style, c_labels, s_labels, config=config)
+    spent = time.perf_counter() - start
+    save_image(image, out)
+    if args.report is not None:
+        result = TransferResult(image, None, None, [], {"preview": spent})
+        _write_report(args, result, c_labels, s_labels, colors, None)
+    if not args.quiet:
+        print(f"{PROG}: wrote {out} (preview {spent:.2f}s)", file=sys.stderr)
+    return 0
+
+
+def _write_report(args: argparse.Namespace, result: TransferResult,
+                  c_labels: np.ndarray | None, s_labels: np.ndarray | None,
+                  colors: tuple[tuple[int, int, int], ...] | None,
+                  model: VGG19Features | None) -> None:
+    """Metrics of the final image and stage 1 (as saved, 8-bit) and the contact sheet (no
+    stage 1 when ``result.stage1`` is None, as for a preview; no VGG metric without a model)."""
     from .metrics import evaluate
     from .report import save_contact_sheet
 
     content, style = read_image(args.content), read_image(args.style)
-    final, stage1 = to_uint8(result.image) / 255.0, to_uint8(result.stage1) / 255.0
+    final = to_uint8(result.image) / 255.0
+    stage1 = stage1_metrics = None
+    if result.stage1 is not None:
+        stage1 = to_uint8(result.stage1) / 255.0
+        stage1_metrics = evaluate(stage1, content, style, c_labels, s_labels, model=model)
     metrics = evaluate(final, content, style, c_labels, s_labels, model=model)
-    stage1_metrics = evaluate(stage1, content, style, c_labels, s_labels, model=model)
     save_contact_sheet(args.report, content, style, final, content_mask=c_labels,
                        style_mask=s_labels, colors=colors, stage1=stage1, metrics=metrics,
                        stage1_metrics=stage1_metrics,

@@ -425,9 +425,13 @@ def _run_pairs(args: argparse.Namespace) -> int:
         if pair.content_mask is None:
             _progress(args, f"pair {pair.number}: no masks in segmentation/; whole images "
                             "compared")
-        loaded = load_inputs(pair.content, pair.style, output, pair.content_mask,
-                             pair.style_mask)
-        metrics = measure(loaded, output, model)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            loaded = load_inputs(pair.content, pair.style, output, pair.content_mask,
+                                 pair.style_mask)
+            metrics = measure(loaded, output, model)
+        for item in caught:
+            print(f"{PROG}: pair {pair.number}: warning: {item.message}", file=sys.stderr)
         rows.append({"pair": pair.number, **metrics, "output": str(output)})
         if args.report is not None:
             stage1_path = _stage1_path(None, output)

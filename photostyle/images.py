@@ -170,6 +170,12 @@ def to_uint8(image: Tensor) -> np.ndarray:
     return arr.permute(1, 2, 0).cpu().numpy()
 
 
+def _umask() -> int:
+    current = os.umask(0o022)
+    os.umask(current)
+    return current
+
+
 def save_image(image: Tensor | np.ndarray, path: str | os.PathLike) -> Path:
     """Write an image atomically (temporary file in the same folder, then rename).
 
@@ -186,6 +192,7 @@ def save_image(image: Tensor | np.ndarray, path: str | os.PathLike) -> Path:
         with os.fdopen(fd, "wb") as handle:
             options = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
             Image.fromarray(arr).save(handle, format=fmt, **options)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the usual permissions
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -1,9 +1,10 @@
 """The two-stage optimization of Deep Photo Style Transfer and the Python API.
 
 Stage 1 minimizes content + masked style + total-variation losses, starting from the content
-image (or noise). Stage 2 starts from stage 1's result and adds the photorealism regularizer
-λ·Σ_c V_cᵀ L V_c / N built from the content's matting Laplacian. The result is then passed
-through the local-affine post-process (the paper's "best local affine" output).
+image (or noise, or the content's regional colour transfer). Stage 2 starts from stage 1's
+result and adds the photorealism regularizer λ·Σ_c V_cᵀ L V_c / N built from the content's
+matting Laplacian. The result is then passed through the local-affine post-process (the
+paper's "best local affine" output).
 
 Reference: F. Luan, S. Paris, E. Shechtman, K. Bala, "Deep Photo Style Transfer", CVPR 2017.
 """
@@ -22,6 +23,7 @@ from torch import Tensor
 from matting import MattingRegularizer, local_affine_post
 from segment import mask_pyramid
 
+from .color_transfer import regional_color_transfer
 from .config import Config
 from .errors import InputError
 from .images import MIN_SIDE, fit_long_side, resize
@@ -335,6 +337,12 @@ def transfer(content: Tensor, style: Tensor, content_mask: np.ndarray | Tensor |
     if config.init == "noise":
         gen = torch.Generator().manual_seed(config.seed)
         start = torch.rand(content.shape, generator=gen).to(content.device, content.dtype)
+    elif config.init == "transfer":  # regional colour transfer (the preview, before its post)
+        with torch.no_grad():
+            start = regional_color_transfer(content, style, c_masks, s_masks,
+                                            method=config.transfer_method,
+                                            space=config.transfer_space,
+                                            blend_radius=config.transfer_blend)
     else:
         start = content
     timings["setup"] = time.perf_counter() - t_setup

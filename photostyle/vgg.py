@@ -97,7 +97,8 @@ def _how_to_get_weights() -> str:
     return (
         f"download {IMAGENET_URL} on a machine with internet access and pass it with "
         f"--vgg-weights PATH (or set {WEIGHTS_ENV}=PATH, or copy it to {cache_path()}); "
-        "--vgg-weights random runs with untrained features (for testing only)"
+        "--vgg-weights random runs with untrained features (for testing only); or use "
+        "--quality preview, which needs no weights"
     )
 
 
