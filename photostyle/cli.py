@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,7 +19,6 @@ from segment import (
     DEFAULT_CHECKPOINT,
     MAX_K,
     AlignedMasks,
-    MaskError,
     align_masks,
     automatic_masks,
     load_color_mask,
@@ -29,7 +27,8 @@ from segment import (
 )
 
 from .config import PRESETS, Config
-from .errors import InputError, PhotostyleError
+from .console import run_guarded
+from .errors import InputError
 from .images import check_output_path, load_image, read_image, save_image, to_uint8
 from .preview import preview
 from .report import check_report_path
@@ -190,10 +189,6 @@ class _Progress:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
-
-
-def _warn_to_stderr(message, category, filename, lineno, file=None, line=None) -> None:
-    print(f"{PROG}: warning: {message}", file=sys.stderr)
 
 
 #: Files written by --save-masks, in its folder.
@@ -371,17 +366,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return eval_main(argv[1:])
     args = build_parser().parse_args(argv)
-    with warnings.catch_warnings():
-        warnings.simplefilter("default")
-        warnings.showwarning = _warn_to_stderr
-        try:
-            return run(args)
-        except (PhotostyleError, MaskError) as exc:
-            print(f"{PROG}: error: {exc}", file=sys.stderr)
-            return 2
-        except KeyboardInterrupt:
-            print(f"{PROG}: interrupted; nothing written", file=sys.stderr)
-            return 130
+    return run_guarded(PROG, run, args, "interrupted; nothing written")
 
 
 if __name__ == "__main__":

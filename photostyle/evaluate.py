@@ -36,7 +36,6 @@ import os
 import re
 import statistics
 import sys
-import tempfile
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -44,11 +43,12 @@ from pathlib import Path
 
 import numpy as np
 
-from segment import MaskError, align_masks, load_color_mask
+from segment import align_masks, load_color_mask
 
 from .config import STYLE_LAYERS
-from .errors import InputError, PhotostyleError
-from .images import OUTPUT_FORMATS, read_image, save_image
+from .console import run_guarded
+from .errors import InputError
+from .images import OUTPUT_FORMATS, atomic_write, read_image, save_image
 from .metrics import METRIC_KEYS, evaluate
 from .report import check_report_path, make_contact_sheet
 from .vgg import VGG19Features, deepest
@@ -267,16 +267,7 @@ def render_report(loaded: Loaded, metrics: dict[str, float], *,
 
 
 def _atomic_write_text(path: Path, text: str) -> Path:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write(path, lambda handle: handle.write(text.encode("utf-8")))
 
 
 def summarize(rows: Sequence[dict[str, float]], keys: Sequence[str]) -> dict[str, dict]:
@@ -468,24 +459,10 @@ def run(args: argparse.Namespace) -> int:
     return _run_single(args)
 
 
-def _warn_to_stderr(message, category, filename, lineno, file=None, line=None) -> None:
-    print(f"{PROG}: warning: {message}", file=sys.stderr)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``photostyle eval`` (``argv`` without the leading ``eval``)."""
     args = build_parser().parse_args(argv)
-    with warnings.catch_warnings():
-        warnings.simplefilter("default")
-        warnings.showwarning = _warn_to_stderr
-        try:
-            return run(args)
-        except (PhotostyleError, MaskError) as exc:
-            print(f"{PROG}: error: {exc}", file=sys.stderr)
-            return 2
-        except KeyboardInterrupt:
-            print(f"{PROG}: interrupted", file=sys.stderr)
-            return 130
+    return run_guarded(PROG, run, args, "interrupted")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,9 @@ from __future__ import annotations
 import os
 import tempfile
 import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import torch
@@ -176,25 +178,33 @@ def _umask() -> int:
     return current
 
 
-def save_image(image: Tensor | np.ndarray, path: str | os.PathLike) -> Path:
-    """Write an image atomically (temporary file in the same folder, then rename).
-
-    ``image`` is a ``(1,3,H,W)``/``(3,H,W)`` tensor in [0, 1] or an ``(H,W,3)`` uint8 array.
-    An interrupted write leaves any previous file at ``path`` untouched.
-    """
+def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> Path:
+    """Write a file atomically: ``write(handle)`` fills a temporary file in the same folder,
+    which then replaces ``path``. An interrupted write leaves any previous ``path`` untouched
+    and no temporary file behind."""
     path = Path(path)
-    fmt = OUTPUT_FORMATS.get(path.suffix.lower())
-    if fmt is None:
-        raise InputError(f"output {path}: unknown image type {path.suffix!r}")
-    arr = to_uint8(image) if isinstance(image, Tensor) else np.asarray(image)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
-            options = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
-            Image.fromarray(arr).save(handle, format=fmt, **options)
+            write(handle)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the usual permissions
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def save_image(image: Tensor | np.ndarray, path: str | os.PathLike) -> Path:
+    """Write an image atomically (see :func:`atomic_write`).
+
+    ``image`` is a ``(1,3,H,W)``/``(3,H,W)`` tensor in [0, 1] or an ``(H,W,3)`` uint8 array.
+    """
+    path = Path(path)
+    fmt = OUTPUT_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise InputError(f"output {path}: unknown image type {path.suffix!r}")
+    arr = to_uint8(image) if isinstance(image, Tensor) else np.asarray(image)
+    options = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
+    return atomic_write(path, lambda handle: Image.fromarray(arr).save(handle, format=fmt,
+                                                                        **options))

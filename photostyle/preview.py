@@ -15,9 +15,7 @@ from matting import local_affine_post
 
 from .color_transfer import regional_color_transfer
 from .config import Config
-from .errors import InputError
-from .images import MIN_SIDE, fit_long_side, resize
-from .transfer import _as_image, prepare_masks
+from .transfer import prepare_inputs
 
 __all__ = ["preview"]
 
@@ -64,21 +62,9 @@ def preview(content: Tensor, style: Tensor, content_mask: np.ndarray | Tensor | 
         Bad images or masks, only one mask, or a size that makes an image too small.
     """
     config = config or Config()
-    content = _as_image(content, "content")
-    style = _as_image(style, "style").to(device=content.device, dtype=content.dtype)
-    if (content_mask is None) != (style_mask is None):
-        raise InputError("give both a content mask and a style mask, or neither")
-    c_size = fit_long_side(*content.shape[-2:], config.size)
-    s_size = fit_long_side(*style.shape[-2:], config.size)
-    if min(c_size + s_size) < MIN_SIDE:
-        raise InputError(f"at size {config.size} an image would be under {MIN_SIDE} px on a side;"
-                         " use a larger --size")
+    content, style, c_masks, s_masks, _ = prepare_inputs(content, style, content_mask,
+                                                         style_mask, config.size)
     with torch.no_grad():
-        content = resize(content, c_size)
-        style = resize(style, s_size)
-        c_masks = s_masks = None
-        if content_mask is not None:
-            c_masks, s_masks, _ = prepare_masks(content_mask, style_mask, c_size, s_size, content)
         result = regional_color_transfer(content, style, c_masks, s_masks,
                                          method=config.transfer_method,
                                          space=config.transfer_space,

@@ -169,6 +169,36 @@ def prepare_masks(content_mask: np.ndarray | Tensor, style_mask: np.ndarray | Te
     return c, s, c_area / c_area.sum()
 
 
+def prepare_inputs(content: Tensor, style: Tensor, content_mask: np.ndarray | Tensor | None,
+                   style_mask: np.ndarray | Tensor | None, size: int | None,
+                   ) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None, Tensor | None]:
+    """Check the inputs, resize both images to ``size`` on their long side, build the masks.
+
+    Returns
+    -------
+    content, style : Tensor
+        ``(1,3,h,w)`` working images (style on the content's device and dtype).
+    content_masks, style_masks, weights : Tensor or None
+        As :func:`prepare_masks`, or ``None`` without masks.
+    """
+    content = _as_image(content, "content")
+    style = _as_image(style, "style").to(device=content.device, dtype=content.dtype)
+    if (content_mask is None) != (style_mask is None):
+        raise InputError("give both a content mask and a style mask, or neither")
+    c_size = fit_long_side(*content.shape[-2:], size)
+    s_size = fit_long_side(*style.shape[-2:], size)
+    if min(c_size + s_size) < MIN_SIDE:
+        raise InputError(f"at size {size} an image would be under {MIN_SIDE} px on a side;"
+                         " use a larger --size")
+    with torch.no_grad():
+        content = resize(content, c_size)
+        style = resize(style, s_size)
+    if content_mask is None:
+        return content, style, None, None, None
+    c_masks, s_masks, weights = prepare_masks(content_mask, style_mask, c_size, s_size, content)
+    return content, style, c_masks, s_masks, weights
+
+
 class _Objective:
     """Weighted loss terms of one stage, with targets computed once."""
 
@@ -312,22 +342,8 @@ def transfer(content: Tensor, style: Tensor, content_mask: np.ndarray | Tensor |
     config = config or Config()
     timings: dict[str, float] = {}
     t_setup = time.perf_counter()
-    content = _as_image(content, "content")
-    style = _as_image(style, "style").to(device=content.device, dtype=content.dtype)
-    if (content_mask is None) != (style_mask is None):
-        raise InputError("give both a content mask and a style mask, or neither")
-    c_size = fit_long_side(*content.shape[-2:], config.size)
-    s_size = fit_long_side(*style.shape[-2:], config.size)
-    if min(c_size + s_size) < MIN_SIDE:
-        raise InputError(f"at size {config.size} an image would be under {MIN_SIDE} px on a side;"
-                         " use a larger --size")
-    with torch.no_grad():
-        content = resize(content, c_size)
-        style = resize(style, s_size)
-    c_masks = s_masks = weights = None
-    if content_mask is not None:
-        c_masks, s_masks, weights = prepare_masks(content_mask, style_mask, c_size, s_size,
-                                                  content)
+    content, style, c_masks, s_masks, weights = prepare_inputs(
+        content, style, content_mask, style_mask, config.size)
     if model is None:
         last = deepest(config.content_layers + config.style_layers)
         model = VGG19Features(config.vgg_weights, last=last, pooling=config.pooling,
