@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse
 
+from ._spd3 import inverse_3x3
+
 
 def _check_image(image: np.ndarray, eps: float, radius: int) -> np.ndarray:
     """Validate the arguments of :func:`matting_laplacian`; return a float64 copy of the image."""
@@ -61,11 +63,11 @@ def matting_laplacian(
     function of the colours.
 
     The computation is vectorized over windows: window statistics for all windows at once,
-    closed-form inverses of the 3x3 matrices, and, for each of the :math:`|w|(|w|+1)/2` pairs
-    of positions inside a window, one array operation over all windows that adds the pair's
-    values into a banded ``(N, (4r+1)^2)`` array (every pixel only couples with pixels at most
-    ``2r`` away in each direction). That array is turned into CSR directly; this equals a
-    COO-to-CSR sum of duplicates but needs about ten times less memory.
+    closed-form inverses of the 3x3 matrices (through their Cholesky factors), and, for each of
+    the :math:`|w|(|w|+1)/2` pairs of positions inside a window, one array operation over all
+    windows that adds the pair's values into a banded ``(N, (4r+1)^2)`` array (every pixel only
+    couples with pixels at most ``2r`` away in each direction). That array is turned into CSR
+    directly; this equals a COO-to-CSR sum of duplicates but needs about ten times less memory.
 
     Parameters
     ----------
@@ -111,16 +113,10 @@ def matting_laplacian(
     s00, s11, s22 = cov(0, 0) + reg, cov(1, 1) + reg, cov(2, 2) + reg
     s01, s02, s12 = cov(0, 1), cov(0, 2), cov(1, 2)
 
-    # Closed-form inverse of the symmetric 3x3 matrices (adjugate / determinant).
-    m00 = s11 * s22 - s12 * s12
-    m01 = s02 * s12 - s01 * s22
-    m02 = s01 * s12 - s02 * s11
-    m11 = s00 * s22 - s02 * s02
-    m12 = s01 * s02 - s00 * s12
-    m22 = s00 * s11 - s01 * s01
-    inv_det = 1.0 / (s00 * m00 + s01 * m01 + s02 * m02)
-    adj = ((m00, m01, m02), (m01, m11, m12), (m02, m12, m22))
-    inv = [[m * inv_det for m in row] for row in adj]
+    # Inverse of the symmetric 3x3 matrices via their Cholesky factors (stable when nearly
+    # singular, e.g. grey windows; the adjugate / determinant form loses ~1e-6 there).
+    i00, i01, i02, i11, i12, i22 = inverse_3x3(s00, s01, s02, s11, s12, s22, reg)
+    inv = ((i00, i01, i02), (i01, i11, i12), (i02, i12, i22))
 
     # (Sigma + eps/|w| I)^{-1} (I_a - mu) for every window position a: (n, 3, kh, kw).
     mc = np.empty_like(c)
