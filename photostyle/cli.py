@@ -7,6 +7,7 @@ stderr, intermediate saves, and turning user errors into one line on stderr and 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from collections.abc import Sequence
@@ -26,13 +27,13 @@ from segment import (
     save_color_mask,
 )
 
-from .config import PRESETS, Config
+from .config import PRESETS, QUALITY, Config
 from .console import run_guarded
 from .errors import InputError
 from .images import check_output_path, load_image, read_image, save_image, to_uint8
 from .preview import preview
 from .report import check_report_path
-from .transfer import StepInfo, TransferInterrupted, TransferResult, transfer
+from .transfer import StepInfo, TransferInterrupted, TransferResult, plan_levels, transfer
 from .vgg import WEIGHTS_ENV, VGG19Features, deepest, resolve_weights
 
 PROG = "photostyle"
@@ -50,6 +51,22 @@ def _iters(text: str) -> tuple[int, int]:
     if len(values) != 2 or min(values) < 0:
         raise argparse.ArgumentTypeError(f"{text!r}: expected two counts >= 0 such as 500,500")
     return values  # type: ignore[return-value]
+
+
+def _memory(text: str) -> float | str:
+    if text == "auto":
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected GiB such as 6 or 'auto'") from None
+    if not value > 0 or not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a positive number of GiB")
+    return value
+
+
+def _schedule_text(steps: tuple[tuple[int, int], ...]) -> str:
+    return " -> ".join(f"{a}+{b}" for a, b in steps)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -82,14 +99,20 @@ def build_parser() -> argparse.ArgumentParser:
                         "DIR/content_overlay.png, DIR/style_overlay.png")
 
     g = p.add_argument_group("optimization")
-    g.add_argument("--quality", choices=("default", "preview"), default="default",
+    levels = "; ".join(f"{name}: {_schedule_text(steps)}" for name, steps in QUALITY.items())
+    g.add_argument("--quality", choices=("preview", *QUALITY), default=_DEFAULTS.quality,
                    help="'preview': regional colour transfer + local-affine post-process only, "
                         "about a second, no VGG and no weights (optimization, loss-weight and "
-                        "network options are then not used)")
+                        "network options are then not used); the others are coarse-to-fine "
+                        "schedules, stage-1+stage-2 steps per level, coarsest first, each "
+                        f"level twice the size of the one before ({levels}); 'max' is the "
+                        "paper's single-scale run")
     g.add_argument("--size", type=int, default=_DEFAULTS.size,
-                   help="long side of the working image in pixels")
+                   help="long side of the working image in pixels (the finest level)")
     g.add_argument("--iters", type=_iters, default=_DEFAULTS.iters, metavar="N1,N2",
-                   help="steps of stage 1 (style) and stage 2 (style + matting)")
+                   help="total steps of stage 1 (style) and stage 2 (style + matting), spread "
+                        "over the levels in the --quality schedule's proportions (with --quality "
+                        "max: the single-scale counts); default: the schedule's own")
     g.add_argument("--optimizer", choices=("lbfgs", "adam"), default=_DEFAULTS.optimizer)
     g.add_argument("--lr", type=float, default=_DEFAULTS.lr, help="Adam learning rate")
     g.add_argument("--init", choices=("content", "noise", "transfer"), default=_DEFAULTS.init,
@@ -122,6 +145,28 @@ def build_parser() -> argparse.ArgumentParser:
                         f"(default: ${WEIGHTS_ENV}, else imagenet)")
     g.add_argument("--pooling", choices=("max", "avg"), default=_DEFAULTS.pooling)
     g.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    g.add_argument("--max-memory", type=_memory, default=None, metavar="GiB|auto",
+                   help="memory budget; if the estimated peak exceeds it, work at the largest "
+                        "size that fits and bring the result up to --size through the "
+                        "local-affine post-process ('auto': the memory available now). Without "
+                        "it a run that would not fit the available memory stops first, naming "
+                        "a --size that fits")
+    g.add_argument("--progress-every", type=int, default=_DEFAULTS.progress_every, metavar="K",
+                   help="read the loss back from the device every K steps (progress bars, "
+                        "--save-every); default 1 on the CPU, 20 on a GPU")
+    g.add_argument("--autocast", action="store_true",
+                   help="bfloat16 autocast for the VGG forward (for GPUs; losses stay float32)")
+    g.add_argument("--compile", nargs="?", const=True, default=False, metavar="BACKEND",
+                   help="torch.compile the VGG forward (optionally naming the backend); pays "
+                        "off for long runs")
+    g.add_argument("--channels-last", choices=("auto", "on", "off"), default="auto",
+                   help="channels-last memory format ('auto': on CUDA only)")
+    g.add_argument("--no-tf32", action="store_true",
+                   help="on CUDA, keep float32 matmuls and convolutions exact (default: TF32)")
+    g.add_argument("--matting-operator", choices=("auto", "sparse", "matrix_free"),
+                   default=_DEFAULTS.matting_operator,
+                   help="apply the matting Laplacian as a sparse matrix or with box filters "
+                        "('auto': the matting package's choice)")
 
     g = p.add_argument_group("output")
     g.add_argument("--no-post", action="store_true", help="skip the local-affine post-process")
@@ -144,14 +189,23 @@ def _device(choice: str) -> torch.device:
 
 
 def _config(args: argparse.Namespace, weights: str) -> Config:
+    if args.progress_every is not None and args.progress_every < 1:
+        raise InputError("--progress-every must be >= 1")
+    memory = args.max_memory
     return Config(
-        size=args.size, iters=args.iters, preset=args.preset,
+        size=args.size, quality=_DEFAULTS.quality if args.quality == "preview" else args.quality,
+        iters=args.iters, preset=args.preset,
         content_weight=args.content_weight, style_weight=args.style_weight,
         tv_weight=args.tv_weight, matting_weight=args.matting_weight,
         optimizer=args.optimizer, lr=args.lr, init=args.init, seed=args.seed,
         vgg_weights=weights, pooling=args.pooling, post=not args.no_post,
         transfer_method=args.transfer_method, transfer_space=args.transfer_space,
-        transfer_blend=args.transfer_blend,
+        transfer_blend=args.transfer_blend, progress_every=args.progress_every,
+        autocast=args.autocast, compile=args.compile,
+        channels_last={"auto": None, "on": True, "off": False}[args.channels_last],
+        tf32=not args.no_tf32, matting_operator=args.matting_operator,
+        fit_memory=memory is not None,
+        memory_limit=None if memory in (None, "auto") else int(memory * 2**30),
     )
 
 
@@ -160,30 +214,38 @@ def _sibling(out: Path, tag: str) -> Path:
 
 
 class _Progress:
-    """tqdm bars (one per stage) and intermediate saves, driven by the library's callback."""
+    """tqdm bars (one per stage and level) and intermediate saves, driven by the library's
+    callback (called every --progress-every steps)."""
 
     def __init__(self, out: Path, save_every: int, quiet: bool) -> None:
         self.out = out
         self.save_every = save_every
         self.quiet = quiet
         self.bar = None
-        self.stage = 0
+        self.key = (0, 0)
+        self.last = 0
 
     def __call__(self, info: StepInfo) -> None:
-        if info.stage != self.stage:
+        if (info.level, info.stage) != self.key:
             self.close()
-            self.stage = info.stage
+            self.key = (info.level, info.stage)
+            self.last = 0
             if not self.quiet:
                 from tqdm import tqdm
 
-                self.bar = tqdm(total=info.steps, desc=f"stage {info.stage}", unit="step",
-                                dynamic_ncols=True, file=sys.stderr)
+                h, w = info.image.shape[-2:]
+                where = f"level {info.level}/{info.levels} ({w}x{h}) " if info.levels > 1 else ""
+                self.bar = tqdm(total=info.steps, desc=f"{where}stage {info.stage}",
+                                unit="step", dynamic_ncols=True, file=sys.stderr)
         if self.bar is not None:
             self.bar.set_postfix({k: f"{v:.3g}" for k, v in info.losses.items()}, refresh=False)
-            self.bar.update(1)
-        if self.save_every and info.step % self.save_every == 0:
-            save_image(info.image.clamp(0, 1), _sibling(self.out,
-                                                         f"stage{info.stage}_{info.step:04d}"))
+            self.bar.update(info.step - self.last)
+        # The first read at or after each multiple of --save-every (reads come every K steps).
+        if self.save_every and info.step // self.save_every > self.last // self.save_every:
+            level = f"L{info.level}_" if info.levels > 1 else ""
+            save_image(info.image.clamp(0, 1),
+                       _sibling(self.out, f"{level}stage{info.stage}_{info.step:04d}"))
+        self.last = info.step
 
     def close(self) -> None:
         if self.bar is not None:
@@ -291,6 +353,11 @@ def run(args: argparse.Namespace) -> int:
         model = VGG19Features(weights, last=deepest(config.content_layers + config.style_layers),
                               pooling=config.pooling, seed=config.seed)
     progress = _Progress(out, args.save_every, args.quiet)
+    if not args.quiet:
+        steps = "; ".join(f"{lv.width}x{lv.height}: {lv.iters[0]}+{lv.iters[1]}"
+                          for lv in plan_levels(config, content.shape[-2:], style.shape[-2:]))
+        print(f"{PROG}: --quality {args.quality}, steps per level (stage 1 + stage 2): "
+              f"{steps}", file=sys.stderr)
     try:
         result = transfer(content, style, c_labels, s_labels, config=config, callback=progress,
                           model=model)
@@ -298,12 +365,18 @@ def run(args: argparse.Namespace) -> int:
         progress.close()
         if exc.image is not None:
             save_image(exc.image, out)
-            print(f"{PROG}: interrupted in stage {exc.stage} at step {exc.step}; best image so "
-                  f"far written to {out}", file=sys.stderr)
+            print(f"{PROG}: {exc}; best image so far written to {out}", file=sys.stderr)
         else:
             print(f"{PROG}: interrupted before the first step; nothing written", file=sys.stderr)
         return 130
     progress.close()
+    ran = result.levels[-1] if result.levels else None
+    if not args.quiet and ran is not None and (ran.height, ran.width) != \
+            tuple(result.image.shape[-2:]):
+        h, w = result.image.shape[-2:]
+        print(f"{PROG}: worked at {ran.width}x{ran.height} to fit the memory budget; the "
+              f"result was brought up to {w}x{h} through the local-affine post-process",
+              file=sys.stderr)
     if args.save_stages:
         save_image(result.stage1, _sibling(out, "stage1"))
         if result.stage2 is not None:
@@ -312,7 +385,8 @@ def run(args: argparse.Namespace) -> int:
     if args.report is not None:
         _write_report(args, result, c_labels, s_labels, colors, model)
     if not args.quiet:
-        spent = ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items())
+        spent = ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items()
+                          if not k.startswith("level"))
         print(f"{PROG}: wrote {out} ({spent})", file=sys.stderr)
     return 0
 

@@ -25,6 +25,21 @@ PRESETS: dict[str, dict[str, float]] = {
                "matting_weight": 1e4},
 }
 
+#: Coarse-to-fine schedules of ``Config.quality``: per pyramid level, coarsest first, the
+#: ``(stage-1 steps, stage-2 steps)`` run there. Each level has twice the long side of the one
+#: before it and the last one is the working size (``Config.size``), so ``"default"`` at 512 px
+#: runs 128 → 256 → 512. A level starts from the result of the level below, upsampled;
+#: ``"max"`` is the paper's single-scale schedule (1000 + 1000 steps at the working size).
+#: Stage 1 (no matting term) runs only at the coarsest level: it moves the colours and the
+#: style statistics, which a quarter-size image carries at 1/16 of the cost; every level then
+#: runs stage 2, whose matting term (built from that level's content) restores the edges the
+#: upsampling blurred and keeps the result a photograph.
+QUALITY: dict[str, tuple[tuple[int, int], ...]] = {
+    "draft": ((150, 75), (0, 25), (0, 8)),
+    "default": ((300, 150), (0, 50), (0, 20)),
+    "max": ((1000, 1000),),
+}
+
 #: VGG-19 layers used by the paper (Gatys et al.; Luan et al. keep the same choice).
 CONTENT_LAYERS: tuple[str, ...] = ("relu4_2",)
 STYLE_LAYERS: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
@@ -39,9 +54,52 @@ class Config:
     size : int or None
         Long side, in pixels, of the working image (content and style are both resized so that
         their long side is ``size``). ``None`` keeps the inputs' sizes.
-    iters : tuple of int
-        Optimizer steps of stage 1 (style, no matting term) and stage 2 (with the matting term).
+    quality : {"draft", "default", "max"}
+        Coarse-to-fine schedule from :data:`QUALITY` (pyramid levels and the steps of each
+        stage at each level). ``"max"`` is the paper's single-scale 1000 + 1000 steps.
+    iters : tuple of int or None
+        Total steps of stage 1 (style, no matting term) and of stage 2 (with the matting term),
+        summed over the levels; ``None`` takes the schedule's own counts. Given, each stage's
+        total is spread over the levels in the schedule's proportions (largest remainder), so
+        with ``quality="max"`` (one level) it is the paper's ``N1, N2`` at the working size.
         Either may be 0.
+    schedule : tuple of (int, int) or None
+        An explicit schedule in the form of :data:`QUALITY` (coarsest level first), instead of
+        ``quality``'s.
+    min_level_side : int
+        A coarse level whose short side (content or style) would be under this many pixels is
+        not run; its steps are added to the coarsest level that runs. Small images therefore
+        get fewer levels (a 64 x 80 image is single-scale).
+    progress_every : int or None
+        Read the loss back from the device (for the callback, ``history`` and the check for
+        non-finite values) every this many steps and at the last step of each stage. ``None``:
+        1 on the CPU, where the loss is already on the host, and 20 on other devices, where
+        each read waits for the queued work (a host-device sync). The best image is tracked
+        on the device at every step either way.
+    autocast : bool
+        Run the VGG forward (and its backward) under bfloat16 autocast; losses, Gram matrices
+        and the image stay in the input's dtype. Meant for CUDA (works, slowly, on the CPU).
+    compile : bool or str
+        ``torch.compile`` the VGG forward (``True``: the default backend, inductor; a string
+        names the backend). Pays off for long runs: each level's image size compiles once.
+    channels_last : bool or None
+        Channels-last memory format for the network and the image; ``None``: on CUDA only.
+    tf32 : bool
+        On CUDA, allow TF32 matmuls and convolutions (and cuDNN autotuning) during the run;
+        the previous global settings are restored afterwards. No effect on the CPU.
+    memory_limit : int or None
+        Memory budget in bytes for the run (``None``: what the device has available now:
+        ``MemAvailable`` on the CPU, free memory on CUDA). Before any work the peak is
+        estimated (:func:`photostyle.memory.estimate_peak_memory`); if it exceeds the budget,
+        :class:`InputError` names the largest size that fits, unless ``fit_memory``.
+    fit_memory : bool
+        When the estimate exceeds the budget, run at the largest size that fits and bring the
+        result to the requested size through the local-affine post-process (its colours mapped
+        onto the full-size content) instead of raising.
+    matting_operator : {"auto", "sparse", "matrix_free"}
+        How the matting term applies the Laplacian (``matting.MattingRegularizer``'s
+        ``operator``): an explicit sparse matrix (the paper's) or box filters; ``"auto"``
+        leaves the choice to :mod:`matting`.
     preset : {"paper", "random"} or None
         Source of the loss weights that are left as ``None``; ``None`` picks ``"random"`` when
         ``vgg_weights == "random"`` and ``"paper"`` otherwise.
@@ -87,7 +145,10 @@ class Config:
     """
 
     size: int | None = 512
-    iters: tuple[int, int] = (1000, 1000)
+    quality: Literal["draft", "default", "max"] = "default"
+    iters: tuple[int, int] | None = None
+    schedule: tuple[tuple[int, int], ...] | None = None
+    min_level_side: int = 64
     preset: Literal["paper", "random"] | None = None
     content_weight: float | None = None
     style_weight: float | None = None
@@ -113,12 +174,39 @@ class Config:
     transfer_space: Literal["lab", "rgb"] = "lab"
     transfer_blend: int = 5
     preview_post_scale: float = 0.5
+    progress_every: int | None = None
+    autocast: bool = False
+    compile: bool | str = False
+    channels_last: bool | None = None
+    tf32: bool = True
+    memory_limit: int | None = None
+    fit_memory: bool = False
+    matting_operator: Literal["auto", "sparse", "matrix_free"] = "auto"
 
     def __post_init__(self) -> None:
         if self.size is not None and self.size < 64:
             raise InputError(f"size {self.size} is too small: use a long side of at least 64 px")
-        if len(self.iters) != 2 or any(int(n) < 0 for n in self.iters):
+        if self.quality not in QUALITY:
+            hint = "; the preview is photostyle.preview()" if self.quality == "preview" else ""
+            raise InputError(f"quality {self.quality!r} must be one of "
+                             f"{', '.join(QUALITY)}{hint}")
+        if self.iters is not None and (len(self.iters) != 2
+                                       or any(int(n) < 0 for n in self.iters)):
             raise InputError(f"iters {self.iters!r} must be two step counts >= 0, e.g. (500, 500)")
+        if self.schedule is not None:
+            if not self.schedule or any(len(level) != 2 or min(level) < 0
+                                        for level in self.schedule):
+                raise InputError(f"schedule {self.schedule!r} must be one or more (stage-1, "
+                                 "stage-2) step pairs >= 0, coarsest level first")
+        if self.min_level_side < 32:
+            raise InputError(f"min_level_side must be >= 32 px, got {self.min_level_side}")
+        if self.progress_every is not None and self.progress_every < 1:
+            raise InputError(f"progress_every must be >= 1, got {self.progress_every}")
+        if self.memory_limit is not None and self.memory_limit <= 0:
+            raise InputError(f"memory_limit must be > 0 bytes, got {self.memory_limit}")
+        if self.matting_operator not in ("auto", "sparse", "matrix_free"):
+            raise InputError(f"matting_operator {self.matting_operator!r} must be 'auto', "
+                             "'sparse' or 'matrix_free'")
         if self.optimizer not in ("lbfgs", "adam"):
             raise InputError(f"optimizer {self.optimizer!r} must be 'lbfgs' or 'adam'")
         if self.init not in ("content", "noise", "transfer"):
@@ -154,6 +242,36 @@ class Config:
         value = getattr(self, name)
         return float(PRESETS[self.preset_name][name] if value is None else value)
 
+    @property
+    def level_steps(self) -> tuple[tuple[int, int], ...]:
+        """The schedule in force: per level, coarsest first, (stage-1, stage-2) steps.
+
+        ``schedule`` or ``QUALITY[quality]``, with each stage's total rescaled to ``iters``
+        when given (largest-remainder rounding; a stage the schedule never runs goes to the
+        finest level). Levels too small for an image are dropped later
+        (:func:`photostyle.transfer.plan_levels`).
+        """
+        base = self.schedule if self.schedule is not None else QUALITY[self.quality]
+        if self.iters is None:
+            return tuple((int(a), int(b)) for a, b in base)
+        columns = [_spread(int(total), [level[s] for level in base])
+                   for s, total in enumerate(self.iters)]
+        return tuple(zip(*columns, strict=True))
+
     def replace(self, **changes: object) -> Config:
         """A copy with some fields changed."""
         return dataclasses.replace(self, **changes)
+
+
+def _spread(total: int, shares: list[int]) -> list[int]:
+    """``total`` split in proportion to ``shares`` (largest remainder; ties to the coarser
+    level); all of it on the last level when the shares are all 0."""
+    weight = sum(shares)
+    if weight == 0:
+        return [0] * (len(shares) - 1) + [total]
+    exact = [total * s / weight for s in shares]
+    counts = [int(e) for e in exact]
+    order = sorted(range(len(shares)), key=lambda i: (-(exact[i] - counts[i]), i))
+    for i in order[: total - sum(counts)]:
+        counts[i] += 1
+    return counts

@@ -1,4 +1,4 @@
-"""The two-stage optimization of Deep Photo Style Transfer and the Python API.
+"""The two-stage optimization of Deep Photo Style Transfer, coarse to fine, and the Python API.
 
 Stage 1 minimizes content + masked style + total-variation losses, starting from the content
 image (or noise, or the content's regional colour transfer). Stage 2 starts from stage 1's
@@ -6,19 +6,32 @@ result and adds the photorealism regularizer λ·Σ_c V_cᵀ L V_c / N built fro
 matting Laplacian. The result is then passed through the local-affine post-process (the
 paper's "best local affine" output).
 
+Differences from the paper (which runs 1000 + 1000 steps at the final size, ``quality="max"``
+here): by default the stages run over an image pyramid (:data:`photostyle.config.QUALITY`),
+each level starting from the upsampled result of the level below, with its own style targets,
+masks, content target and matting Laplacian; stage 1 runs at the coarsest level only, where a
+step costs 1/16 of a full-size one. The optimizer is an L-BFGS with the paper's settings that
+never reads a value back from the device (:mod:`photostyle.optim`), the masked Gram losses are
+computed on each label's support only with a fused backward, and the loss is read back every
+``progress_every`` steps.
+
 Reference: F. Luan, S. Paris, E. Shechtman, K. Bala, "Deep Photo Style Transfer", CVPR 2017.
 """
 
 from __future__ import annotations
 
+import inspect
+import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from torch.autograd.function import FunctionCtx, once_differentiable
 
 from matting import MattingRegularizer, local_affine_post
 from segment import mask_pyramid
@@ -27,29 +40,36 @@ from .color_transfer import regional_color_transfer
 from .config import Config
 from .errors import InputError
 from .images import MIN_SIDE, fit_long_side, resize
-from .losses import ContentLoss, StyleLoss, style_targets, tv_loss
+from .losses import ContentLoss, style_targets, tv_loss
+from .memory import check_memory
+from .optim import LBFGS
 from .vgg import VGG19Features, deepest, layer_ops
+
+_TINY = 1e-12  # as photostyle.losses
 
 
 @dataclass(frozen=True)
 class StepInfo:
-    """What the callback receives after each optimizer step.
+    """What the callback receives every ``Config.progress_every`` steps (and at each stage's
+    last step).
 
     Attributes
     ----------
     stage : int
         1 (style) or 2 (style + matting).
     step, steps : int
-        This step (1-based) and the stage's number of steps.
+        This step (1-based) and the stage's number of steps at this level.
     losses : dict of str to float
         Each weighted loss term (``content``, ``style``, ``tv``, and ``matting`` in stage 2).
     total : float
         Their sum.
     elapsed : float
-        Seconds since the stage started.
+        Seconds since the stage started (at this level).
     image : Tensor
-        The current image ``(1,3,H,W)`` (live optimizer state: read it, copy it to keep it,
-        never modify it).
+        The current image ``(1,3,h,w)`` at this level's size (live optimizer state: read it,
+        copy it to keep it, never modify it).
+    level, levels : int
+        This pyramid level (1 = coarsest) and the number of levels run.
     """
 
     stage: int
@@ -59,6 +79,32 @@ class StepInfo:
     total: float
     elapsed: float
     image: Tensor = field(repr=False)
+    level: int = 1
+    levels: int = 1
+
+
+@dataclass(frozen=True)
+class Level:
+    """One level of the coarse-to-fine pyramid.
+
+    Attributes
+    ----------
+    long_side : int
+        Long side of the content (and of the style) at this level.
+    height, width : int
+        The content's size at this level.
+    iters : (int, int)
+        Steps of stage 1 and stage 2 run at this level.
+    style_long_side : int
+        Long side of the style at this level (``long_side`` unless ``Config.size`` is None,
+        which keeps each image's own size at the finest level).
+    """
+
+    long_side: int
+    height: int
+    width: int
+    iters: tuple[int, int]
+    style_long_side: int
 
 
 @dataclass
@@ -68,23 +114,31 @@ class TransferResult:
     Attributes
     ----------
     image : Tensor
-        Final image ``(1,3,H,W)`` in [0, 1] (after the post-process when enabled).
+        Final image ``(1,3,H,W)`` in [0, 1] (after the post-process when enabled), at the
+        working size (``Config.size``).
     stage1 : Tensor
-        Stage 1's result, clamped to [0, 1].
+        The last stage-1 result, clamped to [0, 1], upsampled to the size the optimization
+        finished at (with the default schedules stage 1 runs at the coarsest level).
     stage2 : Tensor or None
-        Stage 2's result before the post-process (``None`` if stage 2 had no steps).
+        The optimization's result before the post-process (``None`` if no stage-2 step ran).
     history : list of dict
-        One row per step: stage, step, elapsed, and each loss term.
+        One row per progress read (every step on the CPU by default): level, stage, step,
+        elapsed, total and each loss term.
     timings : dict of str to float
-        Wall-clock seconds of each phase (``setup``, ``laplacian``, ``stage1``, ``stage2``,
-        ``post``).
+        Wall-clock seconds of each phase, summed over levels (``setup``: inputs, network and
+        targets; ``laplacian``; ``stage1``; ``stage2``; ``post``) and of each level
+        (``level1`` …).
+    levels : tuple of Level
+        The pyramid that ran (coarsest first). Its last size is smaller than ``image`` when
+        ``Config.fit_memory`` had to shrink the work.
     """
 
     image: Tensor
-    stage1: Tensor
+    stage1: Tensor | None
     stage2: Tensor | None
     history: list[dict[str, float]]
     timings: dict[str, float]
+    levels: tuple[Level, ...] = ()
 
 
 class TransferInterrupted(KeyboardInterrupt):
@@ -93,19 +147,53 @@ class TransferInterrupted(KeyboardInterrupt):
     Attributes
     ----------
     image : Tensor or None
-        The lowest-loss image reached so far, clamped to [0, 1] (``None`` if no step finished).
-    stage, step : int
+        The lowest-loss image of the stage that was running (or that stage's start), clamped
+        to [0, 1] and upsampled to the working size when a coarser level was running.
+    stage, step, level : int
         Where the run stopped.
     """
 
-    def __init__(self, image: Tensor | None, stage: int, step: int) -> None:
-        super().__init__(f"interrupted in stage {stage} at step {step}")
+    def __init__(self, image: Tensor | None, stage: int, step: int, level: int = 1) -> None:
+        where = f"level {level}, " if level > 1 else ""
+        super().__init__(f"interrupted in {where}stage {stage} at step {step}")
         self.image = image
         self.stage = stage
         self.step = step
+        self.level = level
 
 
 Callback = Callable[[StepInfo], None]
+
+
+def plan_levels(config: Config, content_size: tuple[int, int],
+                style_size: tuple[int, int] | None = None) -> tuple[Level, ...]:
+    """The pyramid a transfer runs for inputs of these sizes (before resizing).
+
+    Level ``i`` of ``L`` has the long side ``round(S / 2**(L-1-i))``, ``S`` the working long
+    side (``config.size``, or the content's own). Coarse levels where the content's or the
+    style's short side would be under ``config.min_level_side`` are dropped and their steps
+    added to the coarsest level that runs.
+    """
+    steps = config.level_steps
+    h0, w0 = (int(v) for v in content_size)
+    hs, ws = (int(v) for v in (style_size or content_size))
+    top = config.size if config.size is not None else max(h0, w0)
+    style_top = config.size if config.size is not None else max(hs, ws)
+    levels: list[Level] = []
+    carry = (0, 0)
+    count = len(steps)
+    for i, (n1, n2) in enumerate(steps):
+        side = max(1, round(top / 2 ** (count - 1 - i)))
+        style_side = max(1, round(style_top / 2 ** (count - 1 - i)))
+        h, w = fit_long_side(h0, w0, side)
+        short = min(h, w, *fit_long_side(hs, ws, style_side))
+        n1, n2 = n1 + carry[0], n2 + carry[1]
+        if i < count - 1 and short < config.min_level_side:
+            carry = (n1, n2)
+            continue
+        carry = (0, 0)
+        levels.append(Level(side, h, w, (n1, n2), style_side))
+    return tuple(levels)
 
 
 def _as_image(image: Tensor, name: str) -> Tensor:
@@ -181,12 +269,19 @@ def prepare_inputs(content: Tensor, style: Tensor, content_mask: np.ndarray | Te
     content_masks, style_masks, weights : Tensor or None
         As :func:`prepare_masks`, or ``None`` without masks.
     """
+    return _prepare(content, style, content_mask, style_mask, size, size)
+
+
+def _prepare(content: Tensor, style: Tensor, content_mask: np.ndarray | Tensor | None,
+             style_mask: np.ndarray | Tensor | None, size: int | None, style_size: int | None,
+             ) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None, Tensor | None]:
+    """:func:`prepare_inputs` with separate long sides for the content and the style."""
     content = _as_image(content, "content")
     style = _as_image(style, "style").to(device=content.device, dtype=content.dtype)
     if (content_mask is None) != (style_mask is None):
         raise InputError("give both a content mask and a style mask, or neither")
     c_size = fit_long_side(*content.shape[-2:], size)
-    s_size = fit_long_side(*style.shape[-2:], size)
+    s_size = fit_long_side(*style.shape[-2:], style_size)
     if min(c_size + s_size) < MIN_SIDE:
         raise InputError(f"at size {size} an image would be under {MIN_SIDE} px on a side;"
                          " use a larger --size")
@@ -199,30 +294,142 @@ def prepare_inputs(content: Tensor, style: Tensor, content_mask: np.ndarray | Te
     return content, style, c_masks, s_masks, weights
 
 
-class _Objective:
-    """Weighted loss terms of one stage, with targets computed once."""
+@dataclass(frozen=True)
+class _Label:
+    """Constants of one label's masked Gram term at one layer."""
 
-    def __init__(self, model: VGG19Features, config: Config, content: Tensor, style: Tensor,
-                 content_masks: Tensor | None, style_masks: Tensor | None,
-                 region_weights: Tensor | None) -> None:
-        self.model = model
+    index: Tensor | None  # pixels where the mask is > 0 (None: all of them)
+    mask: Tensor | None  # the mask at those pixels (None: all ones)
+    inv_energy: float  # 1 / Σ m²
+    coef: float  # a_k / ‖S_k‖²
+    target: Tensor  # S_k (C, C)
+
+
+def _pixels(features: Tensor) -> tuple[Tensor, int]:
+    """A 2-D view of ``(1,C,h,w)`` features and its pixel dimension: ``(C, N)`` for NCHW,
+    ``(N, C)`` for channels-last tensors (no copy either way)."""
+    c = features.shape[1]
+    if features.is_contiguous():
+        return features.reshape(c, -1), 1
+    if features.is_contiguous(memory_format=torch.channels_last):
+        return features.permute(0, 2, 3, 1).reshape(-1, c), 0
+    return features.contiguous().reshape(c, -1), 1
+
+
+def _gather(flat: Tensor, dim: int, label: _Label, power: int = 1) -> Tensor:
+    """The label's pixels of ``flat`` times its mask to the ``power`` (a new tensor)."""
+    if label.index is None:
+        w = flat.clone() if label.mask is not None else flat
+    else:
+        w = flat.index_select(dim, label.index)
+    if label.mask is not None:
+        m = label.mask if power == 1 else label.mask.square()
+        w.mul_(m[None] if dim == 1 else m[:, None])
+    return w
+
+
+class _MaskedGramLoss(torch.autograd.Function):
+    """Σ_k a_k ‖G_k − S_k‖² / ‖S_k‖² of one layer (:func:`photostyle.losses.style_loss`), each
+    Gram computed on its label's support only, with the backward fused into one product per
+    label: ∂/∂F = Σ_k 4 a_k (G_k − S_k) (F ⊙ m_k²) / (‖S_k‖² Σm_k²) on the support. Saves only
+    the residuals (the features are saved by the network's own backward anyway)."""
+
+    @staticmethod
+    def forward(ctx: FunctionCtx, features: Tensor, labels: tuple[_Label, ...]) -> Tensor:
+        flat, dim = _pixels(features)
+        total = flat.new_zeros(())
+        residuals = []
+        for label in labels:
+            w = _gather(flat, dim, label)
+            gram = w @ w.T if dim == 1 else w.T @ w
+            res = gram.mul_(label.inv_energy).sub_(label.target)
+            total = total + label.coef * res.square().sum()
+            residuals.append(res)
+        ctx.save_for_backward(features, *residuals)
+        ctx.labels = labels
+        return total
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: FunctionCtx, grad_output: Tensor) -> tuple[Tensor, None]:
+        features, *residuals = ctx.saved_tensors
+        flat, dim = _pixels(features)
+        grad = torch.zeros_like(flat)
+        for label, res in zip(ctx.labels, residuals, strict=True):
+            w2 = _gather(flat, dim, label, power=2)  # (R W) ⊙ m = R (F ⊙ m²), column-wise
+            r = res * (grad_output * (4.0 * label.coef * label.inv_energy))
+            dw = r @ w2 if dim == 1 else w2 @ r
+            if label.index is None:
+                grad.add_(dw)
+            else:
+                grad.index_add_(dim, label.index, dw)
+        if dim == 1:
+            return grad.view_as(features), None
+        n, c, h, w = features.shape
+        return grad.reshape(n, h, w, c).permute(0, 3, 1, 2), None
+
+
+def _style_labels(targets: Tensor, masks: Tensor | None, weights: Tensor | None,
+                  pixels: int) -> tuple[_Label, ...]:
+    """The per-label constants of one style layer (masks at the layer's size, ``pixels`` of
+    the content's features there)."""
+    energies = targets.flatten(1).square().sum(1).clamp_min(torch.finfo(targets.dtype).tiny)
+    if masks is None:
+        coef = 1.0 if weights is None else float(weights[0])
+        return (_Label(None, None, 1.0 / pixels, coef / float(energies[0]), targets[0]),)
+    flat = masks.flatten(1)
+    shares = weights.tolist() if weights is not None else None
+    out = []
+    for k in range(flat.shape[0]):
+        share = shares[k] if shares is not None else float(flat[k].mean())
+        if share <= 0:
+            continue
+        m = flat[k]
+        support = m > 0
+        index = None
+        if float(support.float().mean()) < 0.9:  # gather only where the mask is non-zero
+            index = support.nonzero().squeeze(1)
+            m = m[index]
+        mask = None if bool((m == 1).all()) else m
+        inv = 1.0 / (float(m.square().sum()) + _TINY)
+        out.append(_Label(index, mask, inv, share / float(energies[k]), targets[k]))
+    return tuple(out)
+
+
+class _Objective:
+    """Weighted loss terms at one level, with targets computed once (in inference mode)."""
+
+    def __init__(self, model: VGG19Features, features: Callable[..., dict[str, Tensor]],
+                 config: Config, content: Tensor, style: Tensor, content_masks: Tensor | None,
+                 style_masks: Tensor | None, region_weights: Tensor | None,
+                 channels_last: bool) -> None:
+        self.features = features
         self.config = config
+        self.channels_last = channels_last
         self.layers = tuple(dict.fromkeys(config.content_layers + config.style_layers))
-        with torch.no_grad():
+        with torch.inference_mode():
             c_feats = model(content, config.content_layers)
             s_feats = model(style, config.style_layers)
+        c_feats = {k: v.clone() for k, v in c_feats.items()}  # normal tensors: usable in autograd
         ops = layer_ops(model.names)
         c_pyr = s_pyr = None
-        if content_masks is not None:
-            c_pyr = dict(zip(model.names, mask_pyramid(content_masks, ops), strict=True))
-            s_pyr = dict(zip(model.names, mask_pyramid(style_masks, ops), strict=True))
-        self.content_losses = {name: ContentLoss(c_feats[name]) for name in config.content_layers}
-        self.style_losses = {}
-        for name in config.style_layers:
-            s_mask = None if s_pyr is None else s_pyr[name]
-            c_mask = None if c_pyr is None else c_pyr[name]
-            targets = style_targets(s_feats[name], s_mask)
-            self.style_losses[name] = StyleLoss(targets, c_mask, region_weights)
+        with torch.no_grad():
+            if content_masks is not None:
+                c_pyr = dict(zip(model.names, mask_pyramid(content_masks, ops), strict=True))
+                s_pyr = dict(zip(model.names, mask_pyramid(style_masks, ops), strict=True))
+            self.content_losses = {name: ContentLoss(c_feats[name])
+                                   for name in config.content_layers}
+            self.style_terms: dict[str, tuple[_Label, ...]] = {}
+            for name in config.style_layers:
+                s_mask = None if s_pyr is None else s_pyr[name]
+                c_mask = None if c_pyr is None else c_pyr[name]
+                targets = style_targets(s_feats[name].clone(), s_mask)
+                h, w = content.shape[-2:]
+                n_pools = sum(1 for n in model.names[: model.names.index(name)]
+                              if n.startswith("pool"))
+                pixels = (h >> n_pools) * (w >> n_pools)
+                self.style_terms[name] = _style_labels(targets, c_mask, region_weights,
+                                                       pixels)
         self.weights = {
             "content": config.weight("content_weight"),
             "style": config.weight("style_weight"),
@@ -231,12 +438,19 @@ class _Objective:
         self.matting: MattingRegularizer | None = None
 
     def __call__(self, image: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
-        feats = self.model(image, self.layers)
+        x = image.contiguous(memory_format=torch.channels_last) if self.channels_last else image
+        autocast = (torch.autocast(image.device.type, dtype=torch.bfloat16)
+                    if self.config.autocast else nullcontext())
+        with autocast:
+            feats = self.features(x, self.layers)
+        if self.config.autocast:  # losses in the image's precision
+            feats = {k: v.to(image.dtype) for k, v in feats.items()}
         terms = {
             "content": self.weights["content"]
             * sum(loss(feats[name]) for name, loss in self.content_losses.items()),
             "style": self.weights["style"]
-            * sum(loss(feats[name]) for name, loss in self.style_losses.items()),
+            * sum(_MaskedGramLoss.apply(feats[name], labels)
+                  for name, labels in self.style_terms.items()),
             "tv": self.weights["tv"] * tv_loss(image),
         }
         if self.matting is not None:
@@ -245,63 +459,115 @@ class _Objective:
         return total, terms
 
 
-def _run_stage(stage: int, start: Tensor, steps: int, objective: _Objective, config: Config,
-               callback: Callback | None, history: list[dict[str, float]]) -> Tensor:
-    """Optimize the image from ``start`` for ``steps`` steps; returns the final image."""
-    x = start.detach().clone().requires_grad_(True)
+@contextmanager
+def _cuda_flags(enabled: bool) -> Iterator[None]:
+    """TF32 matmuls/convolutions and cuDNN autotuning for the duration of a run; the previous
+    (process-wide) settings are restored afterwards."""
+    if not enabled:
+        yield
+        return
+    saved = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32,
+             torch.backends.cudnn.benchmark)
+    torch.backends.cuda.matmul.allow_tf32 = True
+    torch.backends.cudnn.allow_tf32 = True
+    torch.backends.cudnn.benchmark = True
+    try:
+        yield
+    finally:
+        (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32,
+         torch.backends.cudnn.benchmark) = saved
+
+
+def _run_stage(stage: int, level: int, levels: int, start: Tensor, steps: int,
+               objective: _Objective, config: Config, every: int, callback: Callback | None,
+               history: list[dict[str, float]]) -> Tensor:
+    """Optimize the image from ``start`` for ``steps`` steps; returns the final image.
+
+    Nothing is read back from the device except every ``every`` steps and at the last one;
+    the lowest-loss image is tracked on the device (for Ctrl-C).
+    """
+    x = start.detach().clone(memory_format=torch.contiguous_format).requires_grad_(True)
     if steps == 0:
         return x.detach()
     if config.optimizer == "lbfgs":
-        # One function evaluation per step and no line search, as optim.lbfgs in the Lua code;
-        # tolerances < 0 so it never stops early (tolX = tolFun = -1 there).
-        opt: torch.optim.Optimizer = torch.optim.LBFGS(
-            [x], lr=1.0, max_iter=1, history_size=config.history_size,
-            tolerance_grad=-1.0, tolerance_change=-1.0, line_search_fn=None)
+        # One function evaluation per step and no line search, as optim.lbfgs in the Lua code,
+        # never stopping early (tolX = tolFun = -1 there); see photostyle.optim.
+        opt: LBFGS | torch.optim.Adam = LBFGS(x, history_size=config.history_size)
     else:
         opt = torch.optim.Adam([x], lr=config.lr)
-    best_loss = float("inf")
-    best: Tensor | None = None
-    last_terms: dict[str, Tensor] = {}
-    last_total: list[Tensor] = []
-
-    def closure() -> Tensor:
-        nonlocal best, best_loss
-        opt.zero_grad(set_to_none=False)
-        total, terms = objective(x)
-        total.backward()
-        last_terms.clear()
-        last_terms.update(terms)
-        last_total[:] = [total.detach()]
-        value = float(total.detach())
-        if value < best_loss:  # the image this loss belongs to, before the optimizer moves it
-            best_loss = value
-            best = x.detach().clamp(0, 1).clone()
-        return total
-
+    best = x.detach().clone()
+    best_loss = torch.full((), math.inf, dtype=x.dtype, device=x.device)
     t0 = time.perf_counter()
     step = 0
     try:
         for step in range(1, steps + 1):
-            if config.optimizer == "lbfgs":
-                opt.step(closure)
+            x.grad = None
+            total, terms = objective(x)
+            total.backward()
+            loss = total.detach()
+            better = loss < best_loss  # the image this loss belongs to, before the step
+            best = torch.where(better, x.detach(), best)
+            best_loss = torch.where(better, loss, best_loss)
+            if isinstance(opt, LBFGS):
+                opt.step(x.grad)
             else:
-                closure()
                 opt.step()
-            total = float(last_total[0])
-            if not np.isfinite(total):
+            if step % every and step != steps:
+                continue
+            value = float(loss)  # the only host-device synchronization of the loop
+            if not math.isfinite(value):
                 raise FloatingPointError(
-                    f"stage {stage}: the loss became {total} at step {step}; lower the weights "
+                    f"stage {stage}: the loss became {value} by step {step}; lower the weights "
                     "or use --optimizer adam")
-            losses = {k: float(v.detach()) for k, v in last_terms.items()}
+            losses = {k: float(v.detach()) for k, v in terms.items()}
             elapsed = time.perf_counter() - t0
-            history.append({"stage": stage, "step": step, "elapsed": elapsed, "total": total,
-                            **losses})
+            history.append({"level": level, "stage": stage, "step": step, "elapsed": elapsed,
+                            "total": value, **losses})
             if callback is not None:
-                callback(StepInfo(stage, step, steps, losses, total, elapsed, x.detach()))
+                callback(StepInfo(stage, step, steps, losses, value, elapsed, x.detach(),
+                                  level, levels))
     except KeyboardInterrupt as exc:
-        image = best if best is not None else start.detach().clamp(0, 1).clone()
-        raise TransferInterrupted(image, stage, step) from exc
+        raise TransferInterrupted(best.clamp(0, 1), stage, step, level) from exc
     return x.detach()
+
+
+def _start_image(config: Config, content: Tensor, style: Tensor, c_masks: Tensor | None,
+                 s_masks: Tensor | None) -> Tensor:
+    if config.init == "noise":
+        gen = torch.Generator().manual_seed(config.seed)
+        return torch.rand(content.shape, generator=gen).to(content.device, content.dtype)
+    if config.init == "transfer":  # regional colour transfer (the preview, before its post)
+        with torch.no_grad():
+            return regional_color_transfer(content, style, c_masks, s_masks,
+                                           method=config.transfer_method,
+                                           space=config.transfer_space,
+                                           blend_radius=config.transfer_blend)
+    return content
+
+
+def _matting(content: Tensor, config: Config) -> MattingRegularizer:
+    kwargs = {}
+    if "operator" in inspect.signature(MattingRegularizer).parameters:
+        kwargs["operator"] = config.matting_operator
+    elif config.matting_operator == "matrix_free":
+        raise InputError("matting_operator 'matrix_free' needs matting.MattingRegularizer("
+                         "operator=...), not in this version of matting")
+    return MattingRegularizer(content, eps=config.matting_eps, radius=config.matting_radius,
+                              weight=config.weight("matting_weight"), **kwargs)
+
+
+def _label_count(mask: np.ndarray | Tensor | None) -> int:
+    if mask is None:
+        return 1
+    return int(np.unique(np.asarray(mask.cpu() if isinstance(mask, Tensor) else mask)).size)
+
+
+def _features(model: VGG19Features, config: Config) -> Callable[..., dict[str, Tensor]]:
+    if not config.compile:
+        return model
+    if config.compile is True:
+        return torch.compile(model)
+    return torch.compile(model, backend=config.compile)
 
 
 def transfer(content: Tensor, style: Tensor, content_mask: np.ndarray | Tensor | None = None,
@@ -314,86 +580,133 @@ def transfer(content: Tensor, style: Tensor, content_mask: np.ndarray | Tensor |
     ----------
     content, style : Tensor
         RGB images ``(1,3,H,W)`` or ``(3,H,W)`` in [0, 1]; sizes may differ. Device and dtype of
-        the work follow ``content``. Both are resized to ``config.size`` on their long side.
+        the work follow ``content``. Both are resized to ``config.size`` on their long side
+        (and to each pyramid level's size). Not modified.
     content_mask, style_mask : array or Tensor, optional
         Integer label maps ``(H,W)`` over one shared label set (e.g. from
         :func:`segment.align_masks`), each the size of its image (resized with nearest
         neighbour). Give both or neither; without masks the whole images are matched.
     config : Config, optional
-        Settings (default ``Config()``).
+        Settings (default ``Config()``: the ``"default"`` coarse-to-fine schedule).
     callback : callable, optional
-        Called with a :class:`StepInfo` after every optimizer step.
+        Called with a :class:`StepInfo` every ``config.progress_every`` steps and at the last
+        step of each stage at each level.
     model : VGG19Features, optional
         A prebuilt feature network to reuse between calls (must reach the deepest layer used);
-        default: built from ``config.vgg_weights``.
+        default: built from ``config.vgg_weights``. It is moved to the content's device and
+        dtype (``Module.to``, in place); its memory format is restored after the run.
 
     Returns
     -------
     TransferResult
-        The final image, each stage's image, the loss history and the timings.
+        The final image, stage images, the loss history, the timings and the levels run.
 
     Raises
     ------
     TransferInterrupted
         On KeyboardInterrupt, carrying the best image so far.
     InputError, WeightsError
-        Bad inputs; weights not available.
+        Bad inputs; weights not available; a working size whose estimated memory exceeds the
+        budget (:mod:`photostyle.memory`; the message names a size that fits) unless
+        ``config.fit_memory``.
     """
     config = config or Config()
-    timings: dict[str, float] = {}
+    timings: dict[str, float] = {"setup": 0.0, "laplacian": 0.0, "stage1": 0.0, "stage2": 0.0}
     t_setup = time.perf_counter()
-    content, style, c_masks, s_masks, weights = prepare_inputs(
-        content, style, content_mask, style_mask, config.size)
+    content = _as_image(content, "content")
+    style = _as_image(style, "style").to(device=content.device, dtype=content.dtype)
+    if (content_mask is None) != (style_mask is None):
+        raise InputError("give both a content mask and a style mask, or neither")
+    device, dtype = content.device, content.dtype
+    levels = plan_levels(config, content.shape[-2:], style.shape[-2:])
+    work = (levels[-1].height, levels[-1].width)
+    fit_side = check_memory(*work, config, device, dtype, _label_count(content_mask))
+    requested: tuple[int, int] | None = None
+    if fit_side is not None:
+        requested = work
+        levels = plan_levels(config.replace(size=fit_side), content.shape[-2:],
+                             style.shape[-2:])
     if model is None:
         last = deepest(config.content_layers + config.style_layers)
         model = VGG19Features(config.vgg_weights, last=last, pooling=config.pooling,
                               seed=config.seed)
-    model = model.to(device=content.device, dtype=content.dtype)
-    objective = _Objective(model, config, content, style, c_masks, s_masks, weights)
-    if config.init == "noise":
-        gen = torch.Generator().manual_seed(config.seed)
-        start = torch.rand(content.shape, generator=gen).to(content.device, content.dtype)
-    elif config.init == "transfer":  # regional colour transfer (the preview, before its post)
-        with torch.no_grad():
-            start = regional_color_transfer(content, style, c_masks, s_masks,
-                                            method=config.transfer_method,
-                                            space=config.transfer_space,
-                                            blend_radius=config.transfer_blend)
-    else:
-        start = content
-    timings["setup"] = time.perf_counter() - t_setup
+    model = model.to(device=device, dtype=dtype)
+    channels_last = config.channels_last if config.channels_last is not None \
+        else device.type == "cuda"
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+    features = _features(model, config)
+    every = config.progress_every or (1 if device.type == "cpu" else 20)
+    timings["setup"] += time.perf_counter() - t_setup
 
     history: list[dict[str, float]] = []
-    t = time.perf_counter()
-    stage1 = _run_stage(1, start, config.iters[0], objective, config, callback, history)
-    timings["stage1"] = time.perf_counter() - t
-    stage1_img = stage1.clamp(0, 1)
-
-    stage2_img: Tensor | None = None
-    result = stage1
-    if config.iters[1] > 0:
-        t = time.perf_counter()
-        objective.matting = MattingRegularizer(
-            content, eps=config.matting_eps, radius=config.matting_radius,
-            weight=config.weight("matting_weight"))
-        timings["laplacian"] = time.perf_counter() - t
-        t = time.perf_counter()
-        try:
-            result = _run_stage(2, stage1, config.iters[1], objective, config, callback, history)
-        except TransferInterrupted as exc:
-            if exc.image is None:
-                exc.image = stage1_img
-            raise
-        timings["stage2"] = time.perf_counter() - t
-        stage2_img = result.clamp(0, 1)
+    stage1_img: Tensor | None = None
+    ran_stage2 = False
+    result: Tensor | None = None
+    count = len(levels)
+    try:
+        with _cuda_flags(device.type == "cuda" and config.tf32):
+            for i, level in enumerate(levels, start=1):
+                t_level = t = time.perf_counter()
+                c, s, c_masks, s_masks, weights = _prepare(
+                    content, style, content_mask, style_mask, level.long_side,
+                    level.style_long_side)
+                objective = _Objective(model, features, config, c, s, c_masks, s_masks,
+                                       weights, channels_last)
+                if result is None:
+                    start = _start_image(config, c, s, c_masks, s_masks)
+                else:  # the level below, upsampled
+                    with torch.no_grad():
+                        start = resize(result.clamp(0, 1), (level.height, level.width))
+                timings["setup"] += time.perf_counter() - t
+                n1, n2 = level.iters
+                t = time.perf_counter()
+                result = _run_stage(1, i, count, start, n1, objective, config, every, callback,
+                                    history)
+                timings["stage1"] += time.perf_counter() - t
+                if n1 > 0 or stage1_img is None:  # without steps: the start
+                    stage1_img = result.clamp(0, 1)
+                if n2 > 0:
+                    t = time.perf_counter()
+                    objective.matting = _matting(c, config)
+                    timings["laplacian"] += time.perf_counter() - t
+                    t = time.perf_counter()
+                    result = _run_stage(2, i, count, result, n2, objective, config, every,
+                                        callback, history)
+                    timings["stage2"] += time.perf_counter() - t
+                    ran_stage2 = True
+                objective = None  # free this level's targets and Laplacian before the next
+                timings[f"level{i}"] = time.perf_counter() - t_level
+    except TransferInterrupted as exc:
+        if exc.image is not None and tuple(exc.image.shape[-2:]) != work:
+            with torch.no_grad():
+                exc.image = resize(exc.image, requested or work)
+        raise
+    finally:
+        if channels_last:
+            model.to(memory_format=torch.contiguous_format)
 
     final = result.clamp(0, 1)
-    if config.post:
-        t = time.perf_counter()
-        with torch.no_grad():
-            final = local_affine_post(final, content, radius=config.post_radius,
+    size = final.shape[-2:]
+    with torch.no_grad():
+        stage1_img = resize(stage1_img, size)
+    stage2_img = final if ran_stage2 else None
+    t = time.perf_counter()
+    with torch.no_grad():
+        if requested is not None:
+            # fit_memory: the colours of the smaller result mapped onto the full-size content
+            # (the post-process fitted at the working size, applied at the requested one).
+            full = resize(content, requested)
+            final = local_affine_post(resize(final, requested), full, radius=config.post_radius,
+                                      eps=config.post_eps,
+                                      smooth_radius=config.post_smooth_radius,
+                                      sigma_range=config.post_sigma,
+                                      scale=max(size) / max(requested))
+        elif config.post:
+            final = local_affine_post(final, c, radius=config.post_radius,
                                       eps=config.post_eps,
                                       smooth_radius=config.post_smooth_radius,
                                       sigma_range=config.post_sigma)
+    if requested is not None or config.post:
         timings["post"] = time.perf_counter() - t
-    return TransferResult(final, stage1_img, stage2_img, history, timings)
+    return TransferResult(final, stage1_img, stage2_img, history, timings, levels)
