@@ -3,11 +3,11 @@
 Usage::
 
     python benchmarks/bench.py [--sizes 256 512 700] [--presets draft default] [--device cpu]
-                               [--reps 3] [--vgg-weights random]
+                               [--reps 3] [--vgg-weights random] [--memory] [--no-steps]
                                [--json benchmarks/results/bench.json]
 
 For each long side (default 256, 512, 700; and 1024, 2048 on CUDA), on the example pair in
-``data/`` (its masks: 3 labels):
+``data/`` (its masks: 4 labels):
 
 * **Laplacian setup**: building the matting term of the working-size content, for each
   operator ``matting.MattingRegularizer`` offers (``sparse`` CSR, ``matrix_free``), and one
@@ -26,6 +26,9 @@ For each long side (default 256, 512, 700; and 1024, 2048 on CUDA), on the examp
   :func:`photostyle.memory.estimate_peak_memory`. ``max`` (the paper's 1000 + 1000 steps at
   full size) is run on CUDA only; on the CPU its time is extrapolated from the full-step time
   and marked so.
+* ``--memory``: the estimate against single-scale runs whose L-BFGS history fills up.
+
+Figures measured with it, and the machine: ``benchmarks/RESULTS.md``.
 
 Timings use ``time.perf_counter()`` (after ``torch.cuda.synchronize()`` on CUDA); the load
 average is recorded, as other work on the machine slows everything down. With random weights

@@ -4,6 +4,7 @@ Usage::
 
     python benchmarks/dpst_run.py OUTDIR [--size 256] [--iters 200,200] [--pairs 1 3 7]
                                   [--vgg-weights random] [--device cpu]
+                                  [--quality max] [--init content]
 
 Writes ``OUTDIR/stage1/inN.png``, ``OUTDIR/stage2/inN.png`` (before the post-process),
 ``OUTDIR/final/inN.png`` and ``OUTDIR/timings.json``; compare them with
@@ -43,12 +44,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pairs", type=int, nargs="*")
     p.add_argument("--vgg-weights", default="random")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--quality", default="max", help="quality preset (max: single scale, as the "
+                   "first measurements of this script)")
+    p.add_argument("--init", default="content", help="start of stage 1 (content: the paper's)")
     args = p.parse_args(argv)
     if not (args.dpst / "input").is_dir():
         print(f"{args.dpst} not found; nothing to do")
         return 0
     iters = tuple(int(n) for n in args.iters.split(","))
-    config = Config(size=args.size, iters=iters, vgg_weights=args.vgg_weights)
+    config = Config(size=args.size, iters=iters, vgg_weights=args.vgg_weights,
+                    quality=args.quality, init=args.init)
     device = torch.device(args.device)
     model = VGG19Features(args.vgg_weights).to(device)
     for sub in ("stage1", "stage2", "final"):

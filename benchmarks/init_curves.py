@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.dpst} not found; nothing to do")
         return 0
     args.outdir.mkdir(parents=True, exist_ok=True)
-    config = Config(size=args.size, iters=(args.steps, 0), post=False,
+    config = Config(size=args.size, iters=(args.steps, 0), post=False, quality="max",
                     vgg_weights=args.vgg_weights)
     model = VGG19Features(args.vgg_weights, seed=config.seed)
     checkpoints = {c for c in args.checkpoints if c <= args.steps}
