@@ -40,7 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("outdir", type=Path)
     p.add_argument("--dpst", type=Path, default=DPST)
     p.add_argument("--size", type=int, default=256)
-    p.add_argument("--iters", default="200,200")
+    p.add_argument("--iters", default="200,200",
+                   help="N1,N2, or 'preset' for the quality preset's own steps")
     p.add_argument("--pairs", type=int, nargs="*")
     p.add_argument("--vgg-weights", default="random")
     p.add_argument("--device", default="cpu")
@@ -51,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.dpst / "input").is_dir():
         print(f"{args.dpst} not found; nothing to do")
         return 0
-    iters = tuple(int(n) for n in args.iters.split(","))
+    iters = None if args.iters == "preset" else tuple(int(n) for n in args.iters.split(","))
     config = Config(size=args.size, iters=iters, vgg_weights=args.vgg_weights,
                     quality=args.quality, init=args.init)
     device = torch.device(args.device)
@@ -86,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(row), flush=True)
     fd, tmp = tempfile.mkstemp(dir=args.outdir, suffix=".json")
     with os.fdopen(fd, "w") as handle:
-        json.dump({"size": args.size, "iters": list(iters), "weights": args.vgg_weights,
+        json.dump({"size": args.size, "iters": None if iters is None else list(iters),
+                   "quality": args.quality, "weights": args.vgg_weights,
                    "device": args.device, "pairs": rows}, handle, indent=2)
     os.replace(tmp, args.outdir / "timings.json")
     return 0
