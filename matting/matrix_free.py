@@ -53,12 +53,13 @@ energy :math:`\sum_c V_c^\top L V_c`).
 
 from __future__ import annotations
 
+from functools import partial
 from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
-from torch.autograd.function import FunctionCtx, once_differentiable
 
+from ._quadratic import QuadraticEnergy
 from ._spd3 import inverse_cholesky_3x3
 
 #: Index pairs of the 6 unique entries of a symmetric 3x3 matrix, in storage order.
@@ -467,26 +468,6 @@ class MatrixFreeLaplacian(nn.Module):
         return f"size={self.height}x{self.width}, eps={self.eps:g}, radius={self.radius}"
 
 
-class _MatrixFreeEnergy(torch.autograd.Function):
-    """``scale * sum_c V_c^T L V_c`` with the analytic gradient ``2 * scale * L V``
-    (:class:`matting.regularizer._MattingEnergy` with the matrix-free product)."""
-
-    @staticmethod
-    def forward(
-        ctx: FunctionCtx, image: Tensor, stats: WindowStatistics, scale: float
-    ) -> Tensor:
-        lv = matrix_free_matvec(stats, image)  # reused in backward
-        ctx.save_for_backward(lv)
-        ctx.scale = scale
-        return (image * lv).sum() * scale
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx: FunctionCtx, grad_output: Tensor) -> tuple[Tensor, None, None]:
-        (lv,) = ctx.saved_tensors
-        return lv * (grad_output * (2.0 * ctx.scale)), None, None
-
-
 def matting_energy_matrix_free(
     image: Tensor,
     op: MatrixFreeLaplacian | WindowStatistics,
@@ -543,4 +524,4 @@ def matting_energy_matrix_free(
         )
     num = h * w
     scale = float(weight) / num if normalize else float(weight)
-    return _MatrixFreeEnergy.apply(image, stats, scale)
+    return QuadraticEnergy.apply(image, partial(matrix_free_matvec, stats), scale)

@@ -18,13 +18,14 @@ F. Luan, S. Paris, E. Shechtman, K. Bala, "Deep Photo Style Transfer", CVPR 2017
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 
 import numpy as np
 import scipy.sparse
 import torch
 from torch import Tensor, nn
-from torch.autograd.function import FunctionCtx, once_differentiable
 
+from ._quadratic import QuadraticEnergy
 from .laplacian import matting_laplacian
 from .matrix_free import MatrixFreeLaplacian, matting_energy_matrix_free
 
@@ -126,27 +127,14 @@ def _check_batch_image(image: Tensor, name: str) -> None:
         raise ValueError(f"{name} must be a floating tensor in [0, 1], got dtype {image.dtype}")
 
 
-class _MattingEnergy(torch.autograd.Function):
-    """``scale * sum_c V_c^T L V_c`` with the analytic gradient ``2 * scale * L V``.
+def _sparse_matvec(laplacian: Tensor) -> Callable[[Tensor], Tensor]:
+    """``image (1,3,H,W) -> L`` applied to each channel, with one sparse product on ``(N, 3)``."""
 
-    The gradient assumes that ``L`` is symmetric (true for a matting Laplacian).
-    """
-
-    @staticmethod
-    def forward(ctx: FunctionCtx, image: Tensor, laplacian: Tensor, scale: float) -> Tensor:
+    def matvec(image: Tensor) -> Tensor:
         v = image.reshape(3, -1).t().contiguous()  # (N, 3), channel c = column c
-        lv = laplacian @ v  # the only sparse product; reused in backward
-        ctx.save_for_backward(lv)
-        ctx.scale = scale
-        ctx.image_shape = image.shape
-        return (v * lv).sum() * scale
+        return (laplacian @ v).t().reshape(image.shape)
 
-    @staticmethod
-    @once_differentiable
-    def backward(ctx: FunctionCtx, grad_output: Tensor) -> tuple[Tensor, None, None]:
-        (lv,) = ctx.saved_tensors
-        grad = lv * (grad_output * (2.0 * ctx.scale))
-        return grad.t().reshape(ctx.image_shape), None, None
+    return matvec
 
 
 def matting_energy(
@@ -203,7 +191,7 @@ def matting_energy(
     if laplacian.dtype != image.dtype or laplacian.device != image.device:
         laplacian = laplacian.to(device=image.device, dtype=image.dtype)
     scale = float(weight) / num if normalize else float(weight)
-    return _MattingEnergy.apply(image, laplacian, scale)
+    return QuadraticEnergy.apply(image, _sparse_matvec(laplacian), scale)
 
 
 class MattingRegularizer(nn.Module):

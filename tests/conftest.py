@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from .synthetic import color_mask, scene, write_png
+from photostyle import VGG19Features
+
+from .synthetic import color_mask, scene_pair, to_tensor, write_png
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
@@ -14,8 +16,7 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 @pytest.fixture
 def tiny_pair(tmp_path: Path) -> dict[str, Path]:
     """Content 64×80 and style 72×64 PNGs with colour masks, in tmp_path."""
-    content, c_labels = scene(64, 80, (0.55, 0.7, 0.95), (0.3, 0.55, 0.2), 0.45, seed=1)
-    style, s_labels = scene(72, 64, (0.95, 0.5, 0.25), (0.2, 0.15, 0.35), 0.55, seed=2)
+    content, style, c_labels, s_labels = scene_pair()
     return {
         "content": write_png(tmp_path / "content.png", content),
         "style": write_png(tmp_path / "style.png", style),
@@ -23,3 +24,16 @@ def tiny_pair(tmp_path: Path) -> dict[str, Path]:
         "style_mask": write_png(tmp_path / "style_mask.png", color_mask(s_labels)),
         "dir": tmp_path,
     }
+
+
+@pytest.fixture(scope="module")
+def model() -> VGG19Features:
+    """Untrained VGG-19 (seed 0), shared by the tests of a module."""
+    return VGG19Features("random", seed=0)
+
+
+@pytest.fixture(scope="module")
+def pair():
+    """:func:`scene_pair` as tensors: content, style, content labels, style labels."""
+    content, style, c_labels, s_labels = scene_pair()
+    return to_tensor(content), to_tensor(style), c_labels, s_labels

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image
 
 BLUE, GREEN = (0, 0, 255), (0, 255, 0)
@@ -36,3 +37,15 @@ def write_png(path: Path, arr: np.ndarray) -> Path:
 
 def color_mask(labels: np.ndarray, colors=(BLUE, GREEN)) -> np.ndarray:
     return np.asarray(colors, dtype=np.uint8)[labels]
+
+
+def to_tensor(arr: np.ndarray, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """``(H,W,3)`` array → ``(1,3,H,W)`` tensor."""
+    return torch.from_numpy(arr.transpose(2, 0, 1).copy())[None].to(dtype)
+
+
+def scene_pair() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Content 64×80 (blue sky over green field) and style 72×64 (dusk), with label maps."""
+    content, c_labels = scene(64, 80, (0.55, 0.7, 0.95), (0.3, 0.55, 0.2), 0.45, seed=1)
+    style, s_labels = scene(72, 64, (0.95, 0.5, 0.25), (0.2, 0.15, 0.35), 0.55, seed=2)
+    return content, style, c_labels, s_labels

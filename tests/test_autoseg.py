@@ -33,7 +33,7 @@ from segment import (
 from segment.ade20k import group_index, short_name
 
 from .conftest import SHARED
-from .synthetic import color_mask, scene, write_png
+from .synthetic import color_mask, scene, to_tensor, write_png
 
 FAST = ["--vgg-weights", "random", "--size", "64", "--iters", "2,2", "-q"]
 
@@ -51,10 +51,6 @@ def _pair(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray
 def _class(name: str) -> int:
     """ADE20K class index by first synonym."""
     return next(i for i in range(len(ADE20K_CLASSES)) if short_name(i) == name)
-
-
-def _tensor(image: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(image.transpose(2, 0, 1).copy()).float()[None]
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -159,7 +155,7 @@ def test_real_loading_path_with_a_small_saved_model(tmp_path):
     content, style, _, _ = _pair()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", MaskWarning)
-        aligned = automatic_masks(_tensor(content), _tensor(style), "auto", model=str(folder))
+        aligned = automatic_masks(to_tensor(content), to_tensor(style), "auto", model=str(folder))
     assert aligned.content_labels.shape == (96, 128) and aligned.style_labels.shape == (112, 96)
 
 
@@ -258,7 +254,7 @@ def test_merge_small_regions():
 
 def test_cluster_mode_aligns_sky_and_field_in_both_images():
     content, style, c_truth, s_truth = _pair()
-    aligned = automatic_masks(_tensor(content), _tensor(style), "cluster")
+    aligned = automatic_masks(to_tensor(content), to_tensor(style), "cluster")
     assert aligned.num_channels == len(aligned.colors) >= 2
     assert aligned.content_only == () and aligned.style_only == ()
     c_lab, s_lab = aligned.content_labels, aligned.style_labels
@@ -268,7 +264,7 @@ def test_cluster_mode_aligns_sky_and_field_in_both_images():
         assert _iou(c_lab == label, c_truth == region) > 0.85
         assert _iou(s_lab == label, s_truth == region) > 0.85
     # Deterministic for a seed.
-    again = automatic_masks(_tensor(content), _tensor(style), "cluster")
+    again = automatic_masks(to_tensor(content), to_tensor(style), "cluster")
     assert np.array_equal(again.content_labels, c_lab)
 
 
@@ -290,7 +286,7 @@ def test_cluster_uses_a_feature_extractor_when_given():
         calls.append(tuple(image.shape))
         return F.avg_pool2d(torch.cat([image, image.mean(1, keepdim=True)], 1), 4)
 
-    c_lab, s_lab = cosegment(_tensor(content), _tensor(style), features=features)
+    c_lab, s_lab = cosegment(to_tensor(content), to_tensor(style), features=features)
     assert len(calls) == 2 and calls[0][:2] == (1, 3)
     label = np.bincount(c_lab[c_truth == 0]).argmax()
     assert _iou(c_lab == label, c_truth == 0) > 0.85 and _iou(s_lab == label, s_truth == 0) > 0.85
@@ -298,7 +294,7 @@ def test_cluster_uses_a_feature_extractor_when_given():
 
 def test_colour_code_write_then_parse_round_trip(tmp_path):
     content, style, _, _ = _pair(seed=5)
-    auto = automatic_masks(_tensor(content), _tensor(style), "cluster")
+    auto = automatic_masks(to_tensor(content), to_tensor(style), "cluster")
     rng = np.random.default_rng(0)
     classes = np.kron(rng.integers(0, 150, size=(6, 8)), np.ones((12, 12), dtype=np.int64))
     with warnings.catch_warnings():
@@ -319,7 +315,7 @@ def test_offline_fallback_warns_once_and_clusters(offline_hub):
     content, style, _, _ = _pair()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        aligned = automatic_masks(_tensor(content), _tensor(style), "auto")
+        aligned = automatic_masks(to_tensor(content), to_tensor(style), "auto")
     messages = [str(w.message) for w in caught]
     assert len(messages) == 1 and issubclass(caught[0].category, MaskWarning)
     assert "unavailable" in messages[0] and "using --seg cluster instead" in messages[0]

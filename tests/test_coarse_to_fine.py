@@ -3,37 +3,17 @@ images)."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
-from photostyle import Config, TransferInterrupted, VGG19Features, cli, transfer
+from photostyle import Config, TransferInterrupted, cli, transfer
 from photostyle.config import QUALITY
 from photostyle.errors import InputError
 from photostyle.losses import style_loss, style_targets
 from photostyle.memory import estimate_peak_memory, largest_fitting_size, memory_phases
 from photostyle.optim import LBFGS
 from photostyle.transfer import _cuda_flags, _MaskedGramLoss, _style_labels, plan_levels
-
-from .synthetic import scene
-
-
-def _tensor(arr: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(arr.transpose(2, 0, 1).copy())[None].float()
-
-
-@pytest.fixture(scope="module")
-def model():
-    return VGG19Features("random", seed=0)
-
-
-@pytest.fixture(scope="module")
-def pair():
-    content, c_labels = scene(64, 80, (0.55, 0.7, 0.95), (0.3, 0.55, 0.2), 0.45, seed=1)
-    style, s_labels = scene(72, 64, (0.95, 0.5, 0.25), (0.2, 0.15, 0.35), 0.55, seed=2)
-    return _tensor(content), _tensor(style), c_labels, s_labels
-
 
 #: Two levels at size 96: 48 px (38 px short side) and 96 px.
 TWO = Config(size=96, schedule=((4, 3), (0, 2)), min_level_side=32, vgg_weights="random")

@@ -10,25 +10,6 @@ from matting import photorealism_residual
 from photostyle import Config, TransferInterrupted, VGG19Features, transfer
 from photostyle.errors import InputError
 
-from .synthetic import scene
-
-
-def _tensor(arr: np.ndarray, dtype=torch.float32) -> torch.Tensor:
-    return torch.from_numpy(arr.transpose(2, 0, 1).copy())[None].to(dtype)
-
-
-@pytest.fixture(scope="module")
-def model():
-    return VGG19Features("random", seed=0)
-
-
-@pytest.fixture(scope="module")
-def pair():
-    content, c_labels = scene(64, 80, (0.55, 0.7, 0.95), (0.3, 0.55, 0.2), 0.45, seed=1)
-    style, s_labels = scene(72, 64, (0.95, 0.5, 0.25), (0.2, 0.15, 0.35), 0.55, seed=2)
-    return _tensor(content), _tensor(style), c_labels, s_labels
-
-
 FAST = Config(size=None, iters=(12, 12), vgg_weights="random")
 
 
