@@ -38,7 +38,7 @@ import torch
 from torch import Tensor
 
 from matting import photorealism_residual
-from segment import mask_pyramid, resize_labels
+from segment import mask_pyramid, resize_labels, same_picture
 
 from .config import STYLE_LAYERS
 from .errors import InputError
@@ -62,12 +62,6 @@ __all__ = [
 #: Keys of :func:`evaluate`'s result, in display order (``vgg_style`` only with a model).
 METRIC_KEYS: tuple[str, ...] = ("photorealism", "structure", "style_distance",
                                 "style_distance_content", "vgg_style")
-
-#: Largest difference, in pixels per side, between two sizes taken to be the same picture.
-SIZE_SLACK = 2
-
-#: Largest relative difference of aspect ratios taken to be the same picture.
-ASPECT_SLACK = 0.01
 
 #: Smallest side SSIM with a Gaussian window (sigma 1.5, 11x11) can use.
 MIN_SSIM_SIDE = 11
@@ -113,13 +107,6 @@ def _check_labels(labels: np.ndarray, name: str) -> np.ndarray:
     return labels
 
 
-def _same_picture(a: tuple[int, int], b: tuple[int, int]) -> bool:
-    """Whether sizes ``(h, w)`` ``a`` and ``b`` can be the same picture at two scales."""
-    if abs(a[0] - b[0]) <= SIZE_SLACK and abs(a[1] - b[1]) <= SIZE_SLACK:
-        return True
-    return abs((a[1] / a[0]) / (b[1] / b[0]) - 1.0) <= ASPECT_SLACK
-
-
 def _size_text(hw: tuple[int, ...]) -> str:
     return f"{hw[1]}x{hw[0]}"
 
@@ -129,7 +116,7 @@ def _resize_to(image: np.ndarray, size: tuple[int, int], name: str, target: str)
     hw = (int(image.shape[0]), int(image.shape[1]))
     if hw == tuple(size):
         return image
-    if not _same_picture(hw, size):
+    if not same_picture(hw, size):
         raise InputError(f"{name} is {_size_text(hw)} but {target} is {_size_text(size)}: the "
                          "aspect ratios differ, so they are not the same picture; check the pair")
     tensor = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None]
@@ -143,7 +130,7 @@ def _labels_to(labels: np.ndarray, size: tuple[int, int], name: str,
     hw = (int(labels.shape[0]), int(labels.shape[1]))
     if hw == tuple(size):
         return labels
-    if not _same_picture(hw, size):
+    if not same_picture(hw, size):
         raise InputError(f"{name} is {_size_text(hw)} but {target} is {_size_text(size)}: "
                          "the aspect ratios differ; give the mask drawn for that image")
     return resize_labels(labels, size)

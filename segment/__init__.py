@@ -20,7 +20,14 @@ from .errors import (
     SegmentationWeightsError,
     SegmentationWeightsUnavailable,
 )
-from .io import ASPECT_SLACK, SIZE_SLACK, load_color_mask, read_mask_pixels, save_color_mask
+from .io import (
+    ASPECT_SLACK,
+    SIZE_SLACK,
+    load_color_mask,
+    read_mask_pixels,
+    same_picture,
+    save_color_mask,
+)
 from .palette import (
     DEFAULT_MIN_FRACTION,
     DEFAULT_OTHER_MIN_FRACTION,
@@ -50,6 +57,7 @@ __all__ = [
     "MASK_OPS",
     "PALETTE",
     "SIZE_SLACK",
+    "same_picture",
     "AlignedMasks",
     "ClusterParams",
     "FeatureExtractor",

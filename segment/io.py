@@ -38,7 +38,7 @@ from .palette import (
     parse_color_mask,
 )
 
-__all__ = ["ASPECT_SLACK", "SIZE_SLACK", "load_color_mask", "read_mask_pixels",
+__all__ = ["ASPECT_SLACK", "SIZE_SLACK", "load_color_mask", "read_mask_pixels", "same_picture",
            "save_color_mask"]
 
 #: Largest difference, in pixels per side, between a mask and its image that is resized away.
@@ -98,8 +98,9 @@ def read_mask_pixels(path: str | os.PathLike) -> np.ndarray:
                         "RGB; save the mask as an 8-bit RGB PNG") from exc
 
 
-def _resizable(mask_hw: tuple[int, int], image_hw: tuple[int, int]) -> bool:
-    """Whether a mask of size ``mask_hw`` may be resized to ``image_hw`` (the size policy)."""
+def same_picture(mask_hw: tuple[int, int], image_hw: tuple[int, int]) -> bool:
+    """Whether sizes ``(h, w)`` can be the same picture at two scales: a mask of size
+    ``mask_hw`` may be resized to ``image_hw`` (the size policy above)."""
     (h, w), (ih, iw) = mask_hw, image_hw
     if abs(h - ih) <= SIZE_SLACK and abs(w - iw) <= SIZE_SLACK:
         return True
@@ -147,7 +148,7 @@ def load_color_mask(
         raise ValueError(f"image_size must be positive (H, W), got {image_size}")
     pixels = read_mask_pixels(path)
     mask_h, mask_w = pixels.shape[:2]
-    if (mask_h, mask_w) != (height, width) and not _resizable((mask_h, mask_w),
+    if (mask_h, mask_w) != (height, width) and not same_picture((mask_h, mask_w),
                                                                (height, width)):
         raise MaskError(f"mask {path} is {mask_w}x{mask_h} but its image is {width}x{height}; "
                         "draw the mask at the image's size")
