@@ -151,7 +151,7 @@ def steps(size: int, device: str, weights: str, reps: int) -> dict:
         row[f"laplacian_setup_{op}_s"] = time.perf_counter() - t
         row[f"matting_{op}_s"] = _time(lambda reg=reg: reg(x).backward(), device, reps)
 
-    model = VGG19Features(weights, last=deepest(config.content_layers + config.style_layers))
+    model = VGG19Features(weights, last=deepest(config.feature_layers))
     model = model.to(device=c.device, dtype=c.dtype)
     channels_last = c.device.type == "cuda"
     objective = _Objective(model, model, config, c, s, cm, sm, w, channels_last)

@@ -1,9 +1,10 @@
-"""photostyle: photorealistic style transfer (Luan et al., Deep Photo Style Transfer, 2017).
+"""photostyle: photorealistic style transfer (Luan et al., Deep Photo Style Transfer, 2017),
+and neural style (Gatys et al.) in artistic mode.
 
 The library reports progress only through the ``callback`` of :func:`transfer`; it never prints.
 """
 
-from .config import PRESETS, QUALITY, Config
+from .config import ARTISTIC_QUALITY, MODE_DEFAULTS, PRESETS, QUALITY, Config
 from .errors import InputError, PhotostyleError, WeightsError
 from .images import load_image, save_image
 from .memory import estimate_peak_memory
@@ -12,6 +13,8 @@ from .transfer import Level, StepInfo, TransferInterrupted, TransferResult, plan
 from .vgg import VGG19Features
 
 __all__ = [
+    "ARTISTIC_QUALITY",
+    "MODE_DEFAULTS",
     "PRESETS",
     "QUALITY",
     "Config",

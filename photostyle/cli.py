@@ -27,7 +27,7 @@ from segment import (
     save_color_mask,
 )
 
-from .config import PRESETS, QUALITY, Config
+from .config import ARTISTIC_QUALITY, PRESETS, QUALITY, Config
 from .console import run_guarded
 from .errors import InputError
 from .images import check_output_path, load_image, read_image, save_image, to_uint8
@@ -46,11 +46,20 @@ def _iters(text: str) -> tuple[int, int]:
         values = tuple(int(p) for p in parts)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r}: expected N1,N2 such as 500,500") from None
-    if len(values) == 1:
-        values = (values[0], values[0])
-    if len(values) != 2 or min(values) < 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected two counts >= 0 such as 500,500")
+    if len(values) not in (1, 2) or min(values) < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected N or N1,N2 (counts >= 0) such as "
+                                         "500,500")
     return values  # type: ignore[return-value]
+
+
+def _weights(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(p) for p in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected numbers such as 3,7") from None
+    if min(values) < 0 or not sum(values) > 0 or not all(map(math.isfinite, values)):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected weights >= 0 with a positive sum")
+    return values
 
 
 def _memory(text: str) -> float | str:
@@ -73,17 +82,20 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the main command (no side effects)."""
     p = argparse.ArgumentParser(
         prog=PROG,
-        description="Photorealistic style transfer (Luan et al., Deep Photo Style Transfer).",
+        description="Photorealistic style transfer (Luan et al., Deep Photo Style Transfer); "
+                    "with --mode artistic, neural style (Gatys et al.).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         epilog="Quality metrics and contact sheets of existing results: photostyle eval --help",
     )
     p.add_argument("content", type=Path, help="content photo")
-    p.add_argument("style", type=Path, help="style photo")
+    p.add_argument("style", type=Path, nargs="+",
+                   help="style photo; several are blended (see --style-blend-weights)")
     p.add_argument("-o", "--output", type=Path, required=True, help="output image (.png, .jpg …)")
 
     g = p.add_argument_group("masks")
     g.add_argument("--content-mask", type=Path, help="colour-coded mask of the content photo")
-    g.add_argument("--style-mask", type=Path, help="colour-coded mask of the style photo")
+    g.add_argument("--style-mask", type=Path, nargs="+",
+                   help="colour-coded mask of the style photo (one per style photo)")
     g.add_argument("--seg", choices=("none", "auto", "cluster"), default="none",
                    help="make the masks automatically: 'auto' = semantic segmentation (ADE20K "
                         "weights, falls back to 'cluster' when they cannot be had), 'cluster' "
@@ -98,26 +110,46 @@ def build_parser() -> argparse.ArgumentParser:
                         "DIR/style_mask.png (DPST colour code, editable) and "
                         "DIR/content_overlay.png, DIR/style_overlay.png")
 
+    g = p.add_argument_group("mode and style")
+    g.add_argument("--mode", choices=("photo", "artistic"), default=_DEFAULTS.mode,
+                   help="'photo': photorealistic (two stages, matting term, local-affine "
+                        "post-process); 'artistic': Gatys et al.'s neural style (one stage, "
+                        "none of those)")
+    g.add_argument("--style-loss", choices=("gram", "histogram", "both"),
+                   default=_DEFAULTS.style_loss,
+                   help="style statistics: Gram matrices (Gatys), per-channel feature "
+                        "histograms (Risser et al.; steadier), or both")
+    g.add_argument("--style-blend-weights", type=_weights, default=None, metavar="W1,W2,...",
+                   help="mixing weights of several style photos (default: equal)")
+    g.add_argument("--style-scale", type=float, default=_DEFAULTS.style_scale,
+                   help="size of the style photos relative to --size (larger: larger brush "
+                        "strokes and structures)")
+    g.add_argument("--original-colors", action="store_true",
+                   help="keep the content's colours: transfer luminance only (YIQ)")
+
     g = p.add_argument_group("optimization")
     levels = "; ".join(f"{name}: {_schedule_text(steps)}" for name, steps in QUALITY.items())
+    artistic = "; ".join(f"{name}: {_schedule_text(steps)}"
+                         for name, steps in ARTISTIC_QUALITY.items())
     g.add_argument("--quality", choices=("preview", *QUALITY), default=_DEFAULTS.quality,
                    help="'preview': regional colour transfer + local-affine post-process only, "
                         "about a second, no VGG and no weights (optimization, loss-weight and "
                         "network options are then not used); the others are coarse-to-fine "
                         "schedules, stage-1+stage-2 steps per level, coarsest first, each "
-                        f"level twice the size of the one before ({levels}); 'max' is the "
-                        "paper's single-scale run")
+                        f"level twice the size of the one before ({levels}; artistic mode: "
+                        f"{artistic}); 'max' is the paper's single-scale run")
     g.add_argument("--size", type=int, default=_DEFAULTS.size,
                    help="long side of the working image in pixels (the finest level)")
     g.add_argument("--iters", type=_iters, default=_DEFAULTS.iters, metavar="N1,N2",
                    help="total steps of stage 1 (style) and stage 2 (style + matting), spread "
                         "over the levels in the --quality schedule's proportions (with --quality "
-                        "max: the single-scale counts); default: the schedule's own")
+                        "max: the single-scale counts); N alone: N,N (artistic mode: N steps of "
+                        "its one stage); default: the schedule's own")
     g.add_argument("--optimizer", choices=("lbfgs", "adam"), default=_DEFAULTS.optimizer)
     g.add_argument("--lr", type=float, default=_DEFAULTS.lr, help="Adam learning rate")
     g.add_argument("--init", choices=("content", "noise", "transfer"), default=_DEFAULTS.init,
                    help="start of stage 1 ('transfer': the regional colour transfer of the "
-                        "content)")
+                        "content); default: 'transfer' in photo mode, 'noise' in artistic mode")
     g.add_argument("--seed", type=int, default=_DEFAULTS.seed)
 
     g = p.add_argument_group("colour transfer (--quality preview, --init transfer)")
@@ -138,12 +170,16 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--tv-weight", type=float, default=None)
     g.add_argument("--lambda", dest="matting_weight", type=float, default=None,
                    help="weight λ of the photorealism (matting Laplacian) term")
+    g.add_argument("--histogram-weight", type=float, default=None,
+                   help="weight of the histogram style loss (--style-loss histogram|both)")
 
     g = p.add_argument_group("network and device")
     g.add_argument("--vgg-weights", default=None, metavar="W",
                    help=f"'imagenet', 'random' (untrained, for tests) or a local state dict "
                         f"(default: ${WEIGHTS_ENV}, else imagenet)")
-    g.add_argument("--pooling", choices=("max", "avg"), default=_DEFAULTS.pooling)
+    g.add_argument("--pooling", choices=("max", "avg"), default=_DEFAULTS.pooling,
+                   help="VGG pooling; Gatys et al. found average pooling gives smoother "
+                        "gradients")
     g.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     g.add_argument("--max-memory", type=_memory, default=None, metavar="GiB|auto",
                    help="memory budget; if the estimated peak exceeds it, work at the largest "
@@ -169,7 +205,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "('auto': the matting package's choice)")
 
     g = p.add_argument_group("output")
-    g.add_argument("--no-post", action="store_true", help="skip the local-affine post-process")
+    g.add_argument("--post", action=argparse.BooleanOptionalAction, default=None,
+                   help="the local-affine post-process (default: on in photo mode, off in "
+                        "artistic mode)")
     g.add_argument("--save-every", type=int, default=0, metavar="K",
                    help="also write the image every K steps as <stem>.stageS_NNNN<ext>")
     g.add_argument("--save-stages", action="store_true",
@@ -191,14 +229,30 @@ def _device(choice: str) -> torch.device:
 def _config(args: argparse.Namespace, weights: str) -> Config:
     if args.progress_every is not None and args.progress_every < 1:
         raise InputError("--progress-every must be >= 1")
+    if args.quality == "preview" and args.mode == "artistic":
+        raise InputError("--quality preview is a photographic colour transfer; with --mode "
+                         "artistic use --quality draft")
+    iters = args.iters
+    if iters is not None and len(iters) == 1:
+        iters = (iters[0], 0 if args.mode == "artistic" else iters[0])
+    elif iters is not None and args.mode == "artistic" and iters[1] != 0:
+        raise InputError(f"--iters {iters[0]},{iters[1]}: artistic mode has one stage; give "
+                         f"--iters {iters[0]}")
+    blend = args.style_blend_weights
+    if blend is not None and len(blend) != len(args.style):
+        raise InputError(f"--style-blend-weights has {len(blend)} weights for "
+                         f"{len(args.style)} style photos; give one per style photo")
     memory = args.max_memory
     return Config(
+        mode=args.mode, style_loss=args.style_loss, histogram_weight=args.histogram_weight,
+        style_blend_weights=blend, style_scale=args.style_scale,
+        original_colors=args.original_colors,
         size=args.size, quality=_DEFAULTS.quality if args.quality == "preview" else args.quality,
-        iters=args.iters, preset=args.preset,
+        iters=iters, preset=args.preset,
         content_weight=args.content_weight, style_weight=args.style_weight,
         tv_weight=args.tv_weight, matting_weight=args.matting_weight,
         optimizer=args.optimizer, lr=args.lr, init=args.init, seed=args.seed,
-        vgg_weights=weights, pooling=args.pooling, post=not args.no_post,
+        vgg_weights=weights, pooling=args.pooling, post=args.post,
         transfer_method=args.transfer_method, transfer_space=args.transfer_space,
         transfer_blend=args.transfer_blend, progress_every=args.progress_every,
         autocast=args.autocast, compile=args.compile,
@@ -285,7 +339,7 @@ def _automatic_masks(args: argparse.Namespace, config: Config, weights: str,
     here, its relu4_1 features help the clustering, and it is returned for the transfer."""
     model = features = None
     if args.quality != "preview" and weights != "random":
-        model = VGG19Features(weights, last=deepest(config.content_layers + config.style_layers),
+        model = VGG19Features(weights, last=deepest(config.feature_layers),
                               pooling=config.pooling, seed=config.seed)
         model = model.to(device=content.device, dtype=content.dtype)
 
@@ -319,26 +373,41 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--save-every must be >= 0")
     if (args.content_mask is None) != (args.style_mask is None):
         raise InputError("give both --content-mask and --style-mask, or neither")
-    out = check_output_path(args.output, (args.content, args.style, args.content_mask,
-                                          args.style_mask))
+    several = len(args.style) > 1
+    if args.style_mask is not None and len(args.style_mask) != len(args.style):
+        raise InputError(f"{len(args.style_mask)} --style-mask files for {len(args.style)} "
+                         "style photos; give one mask per style photo, in the same order")
+    if several and args.quality == "preview":
+        raise InputError("--quality preview takes one style photo; give one, or use "
+                         "--quality draft to blend several")
+    if several and args.seg != "none" and args.content_mask is None:
+        raise InputError(f"--seg {args.seg} takes one style photo; draw masks for each "
+                         "(--content-mask and one --style-mask per style) or give one style")
+    inputs = (args.content, *args.style, args.content_mask, *(args.style_mask or ()))
+    out = check_output_path(args.output, inputs)
     if args.report is not None:
-        check_report_path(args.report, (args.content, args.style, args.content_mask,
-                                        args.style_mask, out))
-    _check_seg_options(args, (args.content, args.style, args.content_mask, args.style_mask, out,
-                              args.report))
+        check_report_path(args.report, (*inputs, out))
+    _check_seg_options(args, (*inputs, out, args.report))
     device = _device(args.device)
     content = load_image(args.content, device=device)
-    style = load_image(args.style, device=device)
+    styles = [load_image(path, device=device) for path in args.style]
+    style = styles[0]
     c_labels = s_labels = colors = aligned = model = None
+    style_labels: list[np.ndarray] | None = None
     if args.content_mask is not None:
         if args.seg != "none":
             print(f"{PROG}: --content-mask/--style-mask given; --seg {args.seg} not used",
                   file=sys.stderr)
         c_parsed = load_color_mask(args.content_mask, tuple(content.shape[-2:]))
-        s_parsed = load_color_mask(args.style_mask, tuple(style.shape[-2:]))
-        aligned = align_masks(c_parsed, s_parsed)
+        # Each style mask is matched to the content's colours; the content's labels do not
+        # depend on the style, so all styles share the first alignment's label set.
+        alignments = [align_masks(c_parsed, load_color_mask(path, tuple(s.shape[-2:])))
+                      for path, s in zip(args.style_mask, styles, strict=True)]
+        aligned = alignments[0]
+        style_labels = [a.style_labels for a in alignments]
     elif args.seg != "none":
         aligned, model = _automatic_masks(args, config, weights, content, style)
+        style_labels = [aligned.style_labels]
     if aligned is not None:
         c_labels, s_labels = aligned.content_labels, aligned.style_labels
         colors = aligned.colors
@@ -350,17 +419,23 @@ def run(args: argparse.Namespace) -> int:
         print(f"{PROG}: using untrained random VGG-19 weights (seed {config.seed}): results are "
               "for testing the mechanics only", file=sys.stderr)
     if model is None:
-        model = VGG19Features(weights, last=deepest(config.content_layers + config.style_layers),
+        model = VGG19Features(weights, last=deepest(config.feature_layers),
                               pooling=config.pooling, seed=config.seed)
     progress = _Progress(out, args.save_every, args.quiet)
     if not args.quiet:
-        steps = "; ".join(f"{lv.width}x{lv.height}: {lv.iters[0]}+{lv.iters[1]}"
-                          for lv in plan_levels(config, content.shape[-2:], style.shape[-2:]))
-        print(f"{PROG}: --quality {args.quality}, steps per level (stage 1 + stage 2): "
-              f"{steps}", file=sys.stderr)
+        levels = plan_levels(config, content.shape[-2:], [s.shape[-2:] for s in styles])
+        if config.mode == "artistic":
+            steps = "; ".join(f"{lv.width}x{lv.height}: {lv.iters[0]}" for lv in levels)
+            what = "artistic mode, steps per level"
+        else:
+            steps = "; ".join(f"{lv.width}x{lv.height}: {lv.iters[0]}+{lv.iters[1]}"
+                              for lv in levels)
+            what = "steps per level (stage 1 + stage 2)"
+        print(f"{PROG}: --quality {args.quality}, {what}: {steps}", file=sys.stderr)
     try:
-        result = transfer(content, style, c_labels, s_labels, config=config, callback=progress,
-                          model=model)
+        result = transfer(content, styles if several else style, c_labels,
+                          style_labels if several else s_labels, config=config,
+                          callback=progress, model=model)
     except TransferInterrupted as exc:
         progress.close()
         if exc.image is not None:
@@ -416,7 +491,7 @@ def _write_report(args: argparse.Namespace, result: TransferResult,
     from .metrics import evaluate
     from .report import save_contact_sheet
 
-    content, style = read_image(args.content), read_image(args.style)
+    content, style = read_image(args.content), read_image(args.style[0])
     final = to_uint8(result.image) / 255.0
     stage1 = stage1_metrics = None
     if result.stage1 is not None:
@@ -427,7 +502,8 @@ def _write_report(args: argparse.Namespace, result: TransferResult,
                        style_mask=s_labels, colors=colors, stage1=stage1, metrics=metrics,
                        stage1_metrics=stage1_metrics,
                        title=f"{args.output.name}   (content {args.content.name}, style "
-                             f"{args.style.name})")
+                             f"{args.style[0].name}"
+                             f"{' and others' if len(args.style) > 1 else ''})")
     if not args.quiet:
         print(f"{PROG}: wrote {args.report}", file=sys.stderr)
 

@@ -1,5 +1,9 @@
 """One configuration object for a transfer; every default is written here once.
 
+Two modes share the features, losses, optimizer and pyramid: ``"photo"`` (Luan et al.: two
+stages, the matting term, the local-affine post-process) and ``"artistic"`` (Gatys, Ecker &
+Bethge: one stage, no matting term, no post-process; see :data:`MODE_DEFAULTS`).
+
 Loss weights come from a *preset*. ``"paper"`` is the balance of Luan et al. (content 5, style
 100, total variation 1e-3, λ = 1e4) applied to photostyle's dimensionless loss terms (see
 :mod:`photostyle.losses` for the normalization). ``"random"`` is for untrained VGG features
@@ -17,12 +21,23 @@ from typing import Literal
 
 from .errors import InputError
 
-#: Loss weights per preset. ``matting_weight`` is λ of the paper.
+#: Loss weights per preset. ``matting_weight`` is λ of the paper. ``histogram_weight`` weighs
+#: Risser et al.'s histogram loss (``style_loss="histogram"`` or ``"both"``), a dimensionless
+#: relative squared error like the Gram term, summed over its layers with weight 1 each; it
+#: gets the style weight so that ``"histogram"`` alone has the Gram loss's place in the balance.
 PRESETS: dict[str, dict[str, float]] = {
     "paper": {"content_weight": 5.0, "style_weight": 100.0, "tv_weight": 1e-3,
-              "matting_weight": 1e4},
+              "matting_weight": 1e4, "histogram_weight": 100.0},
     "random": {"content_weight": 5.0, "style_weight": 100.0, "tv_weight": 1e-3,
-               "matting_weight": 1e4},
+               "matting_weight": 1e4, "histogram_weight": 100.0},
+}
+
+#: What each mode changes when ``init`` and ``post`` are left as ``None``: the start of the
+#: optimization and the local-affine post-process. Artistic mode starts from noise as Gatys et
+#: al. and jcjohnson/neural-style do (``init="content"`` keeps more of the content's layout).
+MODE_DEFAULTS: dict[str, dict[str, object]] = {
+    "photo": {"init": "transfer", "post": True},
+    "artistic": {"init": "noise", "post": False},
 }
 
 #: Coarse-to-fine schedules of ``Config.quality``: per pyramid level, coarsest first, the
@@ -40,17 +55,33 @@ QUALITY: dict[str, tuple[tuple[int, int], ...]] = {
     "max": ((1000, 1000),),
 }
 
+#: Schedules of artistic mode (one stage: the second number of each level is 0). Painterly
+#: texture lives at the fine scales, so the finer levels get more steps than in photo mode;
+#: ``"max"`` is jcjohnson/neural-style's 1000 steps at the working size.
+ARTISTIC_QUALITY: dict[str, tuple[tuple[int, int], ...]] = {
+    "draft": ((150, 0), (50, 0), (15, 0)),
+    "default": ((300, 0), (100, 0), (40, 0)),
+    "max": ((1000, 0),),
+}
+
 #: VGG-19 layers used by the paper (Gatys et al.; Luan et al. keep the same choice).
 CONTENT_LAYERS: tuple[str, ...] = ("relu4_2",)
 STYLE_LAYERS: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+#: Layers of the histogram loss: the style layers (Risser et al. use relu1_1 and relu4_1).
+HISTOGRAM_LAYERS: tuple[str, ...] = STYLE_LAYERS
 
 
 @dataclass(frozen=True)
 class Config:
-    """Settings of a two-stage photorealistic transfer.
+    """Settings of a transfer: photorealistic (two stages) or artistic (one stage).
 
     Attributes
     ----------
+    mode : {"photo", "artistic"}
+        ``"photo"``: Luan et al.'s two stages with the matting term and the local-affine
+        post-process. ``"artistic"``: Gatys et al.'s neural style, one stage (stage 1 only,
+        with all of each level's steps), no matting term and, unless ``post=True``, no
+        post-process; schedules from :data:`ARTISTIC_QUALITY`.
     size : int or None
         Long side, in pixels, of the working image (content and style are both resized so that
         their long side is ``size``). ``None`` keeps the inputs' sizes.
@@ -62,7 +93,7 @@ class Config:
         summed over the levels; ``None`` takes the schedule's own counts. Given, each stage's
         total is spread over the levels in the schedule's proportions (largest remainder), so
         with ``quality="max"`` (one level) it is the paper's ``N1, N2`` at the working size.
-        Either may be 0.
+        Either may be 0. In artistic mode the second must be 0.
     schedule : tuple of (int, int) or None
         An explicit schedule in the form of :data:`QUALITY` (coarsest level first), instead of
         ``quality``'s.
@@ -105,17 +136,37 @@ class Config:
         ``vgg_weights == "random"`` and ``"paper"`` otherwise.
     content_weight, style_weight, tv_weight, matting_weight : float or None
         Loss weights; ``None`` takes the preset's value. ``matting_weight`` is the paper's λ.
+    style_loss : {"gram", "histogram", "both"}
+        Style statistics matched: the (masked) Gram matrices of Gatys et al., the per-channel
+        histograms of Risser et al. (:mod:`photostyle.histogram`), or both terms.
+    histogram_weight : float or None
+        Weight of the histogram loss; ``None`` takes the preset's.
+    histogram_layers : tuple of str
+        VGG-19 layers of the histogram loss, weight 1 each.
+    style_blend_weights : tuple of float or None
+        Mixing weights of several style images (normalized to sum 1; ``None``: equal). The
+        Gram targets are the blend of each style's Gram matrices (as jcjohnson/neural-style);
+        the histogram targets are quantiles of the blended distribution.
+    style_scale : float
+        Size of the style images relative to the working size (``--style-scale`` of
+        neural-style): larger values match larger style structures (brush strokes).
+    original_colors : bool
+        Keep the content's colours: the result's luminance with the content's chrominance
+        (YIQ; Gatys et al. 2016, "Preserving color in neural artistic style transfer"), as
+        the last step.
     optimizer : {"lbfgs", "adam"}
         L-BFGS as in the paper (one function evaluation per step, no line search) or Adam.
     lr : float
         Adam's learning rate on an image in [0, 1] (L-BFGS always uses 1, as the paper's code).
     history_size : int
         L-BFGS memory.
-    init : {"content", "noise", "transfer"}
-        Start of stage 1: the regional colour transfer of the content
-        (:mod:`photostyle.color_transfer`, without its post-process; the default: measured
-        with untrained features it reaches the content start's stage-1 style loss in about
-        half the steps), the content image (the paper's choice) or uniform noise.
+    init : {"content", "noise", "transfer"} or None
+        Start of stage 1; ``None``: the mode's (:data:`MODE_DEFAULTS`). ``"transfer"`` is
+        the regional colour transfer of the content (:mod:`photostyle.color_transfer`,
+        without its post-process; photo mode's default: measured with untrained features it
+        reaches the content start's stage-1 style loss in about half the steps; with several
+        styles, the one with the largest blend weight), ``"content"`` the content image (the
+        paper's choice), ``"noise"`` uniform noise (artistic mode's default).
     seed : int
         Seed for the noise start and for ``vgg_weights="random"``.
     vgg_weights : str
@@ -127,8 +178,9 @@ class Config:
         VGG-19 layer names (``relu4_2``, ``relu1_1`` …).
     matting_eps, matting_radius : float, int
         ε and window radius of the matting Laplacian (1e-7 and 3×3 windows in the paper).
-    post : bool
-        Apply the local-affine post-process to the stage-2 result (the paper's best results).
+    post : bool or None
+        Apply the local-affine post-process to the result (the paper's best results);
+        ``None``: the mode's (on in photo mode, off in artistic mode).
     post_eps, post_radius, post_smooth_radius, post_sigma : float, int, int, float
         Its regularizer, fitting-window radius, coefficient smoothing radius and colour sigma.
     transfer_method : {"linear", "histogram"}
@@ -144,6 +196,7 @@ class Config:
         1 is the exact post-process of the full transfer.
     """
 
+    mode: Literal["photo", "artistic"] = "photo"
     size: int | None = 512
     quality: Literal["draft", "default", "max"] = "default"
     iters: tuple[int, int] | None = None
@@ -154,10 +207,16 @@ class Config:
     style_weight: float | None = None
     tv_weight: float | None = None
     matting_weight: float | None = None
+    style_loss: Literal["gram", "histogram", "both"] = "gram"
+    histogram_weight: float | None = None
+    histogram_layers: tuple[str, ...] = HISTOGRAM_LAYERS
+    style_blend_weights: tuple[float, ...] | None = None
+    style_scale: float = 1.0
+    original_colors: bool = False
     optimizer: Literal["lbfgs", "adam"] = "lbfgs"
     lr: float = 0.02
     history_size: int = 100
-    init: Literal["content", "noise", "transfer"] = "transfer"
+    init: Literal["content", "noise", "transfer"] | None = None
     seed: int = 0
     vgg_weights: str = "imagenet"
     pooling: Literal["max", "avg"] = "max"
@@ -165,7 +224,7 @@ class Config:
     style_layers: tuple[str, ...] = STYLE_LAYERS
     matting_eps: float = 1e-7
     matting_radius: int = 1
-    post: bool = True
+    post: bool | None = None
     post_eps: float = 1e-4
     post_radius: int = 1
     post_smooth_radius: int = 15
@@ -184,6 +243,25 @@ class Config:
     matting_operator: Literal["auto", "sparse", "matrix_free"] = "auto"
 
     def __post_init__(self) -> None:
+        if self.mode not in MODE_DEFAULTS:
+            raise InputError(f"mode {self.mode!r} must be 'photo' or 'artistic'")
+        if self.mode == "artistic" and self.iters is not None and int(self.iters[1]) != 0:
+            raise InputError(f"iters {self.iters!r}: artistic mode has one stage; give (N, 0)")
+        if self.mode == "artistic" and self.schedule is not None \
+                and any(level[1] for level in self.schedule):
+            raise InputError("schedule: artistic mode has one stage; give (N, 0) per level")
+        if self.style_loss not in ("gram", "histogram", "both"):
+            raise InputError(f"style_loss {self.style_loss!r} must be 'gram', 'histogram' or "
+                             "'both'")
+        if self.histogram_weight is not None and self.histogram_weight < 0:
+            raise InputError(f"histogram_weight must be >= 0, got {self.histogram_weight}")
+        if self.style_blend_weights is not None and (
+                not self.style_blend_weights or min(self.style_blend_weights) < 0
+                or not sum(self.style_blend_weights) > 0):
+            raise InputError(f"style_blend_weights {self.style_blend_weights!r} must be >= 0 "
+                             "with a positive sum, one per style image")
+        if not 0 < self.style_scale <= 16:
+            raise InputError(f"style_scale must be in (0, 16], got {self.style_scale}")
         if self.size is not None and self.size < 64:
             raise InputError(f"size {self.size} is too small: use a long side of at least 64 px")
         if self.quality not in QUALITY:
@@ -209,7 +287,7 @@ class Config:
                              "'sparse' or 'matrix_free'")
         if self.optimizer not in ("lbfgs", "adam"):
             raise InputError(f"optimizer {self.optimizer!r} must be 'lbfgs' or 'adam'")
-        if self.init not in ("content", "noise", "transfer"):
+        if self.init is not None and self.init not in ("content", "noise", "transfer"):
             raise InputError(f"init {self.init!r} must be 'content', 'noise' or 'transfer'")
         if self.transfer_method not in ("linear", "histogram"):
             raise InputError(f"transfer_method {self.transfer_method!r} must be 'linear' or "
@@ -231,6 +309,32 @@ class Config:
                 raise InputError(f"{name} must be >= 0, got {value}")
 
     @property
+    def start(self) -> str:
+        """The start of the optimization in force (``init``, else the mode's)."""
+        return str(self.init if self.init is not None else MODE_DEFAULTS[self.mode]["init"])
+
+    @property
+    def use_post(self) -> bool:
+        """Whether the local-affine post-process runs (``post``, else the mode's)."""
+        return bool(self.post if self.post is not None else MODE_DEFAULTS[self.mode]["post"])
+
+    @property
+    def gram_layers(self) -> tuple[str, ...]:
+        """Layers of the Gram style loss in force (none with ``style_loss="histogram"``)."""
+        return () if self.style_loss == "histogram" else self.style_layers
+
+    @property
+    def histogram_loss_layers(self) -> tuple[str, ...]:
+        """Layers of the histogram loss in force (none with ``style_loss="gram"``)."""
+        return () if self.style_loss == "gram" else self.histogram_layers
+
+    @property
+    def feature_layers(self) -> tuple[str, ...]:
+        """Every VGG-19 layer a step reads (content, Gram, histogram), each once."""
+        return tuple(dict.fromkeys(self.content_layers + self.gram_layers
+                                   + self.histogram_loss_layers))
+
+    @property
     def preset_name(self) -> str:
         """The preset in force (explicit, or implied by ``vgg_weights``)."""
         if self.preset is not None:
@@ -246,12 +350,14 @@ class Config:
     def level_steps(self) -> tuple[tuple[int, int], ...]:
         """The schedule in force: per level, coarsest first, (stage-1, stage-2) steps.
 
-        ``schedule`` or ``QUALITY[quality]``, with each stage's total rescaled to ``iters``
+        ``schedule`` or the mode's table (:data:`QUALITY`, :data:`ARTISTIC_QUALITY`), with
+        each stage's total rescaled to ``iters``
         when given (largest-remainder rounding; a stage the schedule never runs goes to the
         finest level). Levels too small for an image are dropped later
         (:func:`photostyle.transfer.plan_levels`).
         """
-        base = self.schedule if self.schedule is not None else QUALITY[self.quality]
+        table = ARTISTIC_QUALITY if self.mode == "artistic" else QUALITY
+        base = self.schedule if self.schedule is not None else table[self.quality]
         if self.iters is None:
             return tuple((int(a), int(b)) for a, b in base)
         columns = [_spread(int(total), [level[s] for level in base])

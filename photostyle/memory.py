@@ -135,7 +135,7 @@ def memory_phases(height: int, width: int, config: Config | None = None,
     elem = torch.empty((), dtype=dtype).element_size()
     act = 2 if config.autocast else elem
     n = height * width
-    last = deepest(config.content_layers + config.style_layers)
+    last = deepest(config.feature_layers)
     saved, largest, params, shapes = _vgg(height, width, last, config.pooling, act)
     if steps is None:
         steps = config.level_steps[-1]

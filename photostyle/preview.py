@@ -15,6 +15,7 @@ from matting import local_affine_post
 
 from .color_transfer import regional_color_transfer
 from .config import Config
+from .errors import InputError
 from .transfer import prepare_inputs
 
 __all__ = ["preview"]
@@ -59,9 +60,13 @@ def preview(content: Tensor, style: Tensor, content_mask: np.ndarray | Tensor | 
     Raises
     ------
     InputError
-        Bad images or masks, only one mask, or a size that makes an image too small.
+        Bad images or masks, only one mask, a size that makes an image too small, or
+        ``config.mode="artistic"`` (a preview is a photographic colour transfer).
     """
     config = config or Config()
+    if config.mode != "photo":
+        raise InputError("the preview is a photographic colour transfer; it has no artistic "
+                         "mode (use --quality draft for a fast artistic run)")
     content, style, c_masks, s_masks, _ = prepare_inputs(content, style, content_mask,
                                                          style_mask, config.size)
     with torch.no_grad():
@@ -69,7 +74,7 @@ def preview(content: Tensor, style: Tensor, content_mask: np.ndarray | Tensor | 
                                          method=config.transfer_method,
                                          space=config.transfer_space,
                                          blend_radius=config.transfer_blend)
-        if config.post:
+        if config.use_post:
             result = local_affine_post(result, content, radius=config.post_radius,
                                        eps=config.post_eps,
                                        smooth_radius=config.post_smooth_radius,

@@ -23,7 +23,7 @@ from __future__ import annotations
 import inspect
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 
@@ -39,10 +39,12 @@ from segment import mask_pyramid
 from .color_transfer import regional_color_transfer
 from .config import Config
 from .errors import InputError
+from .histogram import HistogramLoss, histogram_target
 from .images import MIN_SIDE, fit_long_side, resize
 from .losses import ContentLoss, style_targets, tv_loss
 from .memory import check_memory
 from .optim import LBFGS
+from .original_colors import keep_original_colors
 from .vgg import VGG19Features, deepest, layer_ops
 
 _TINY = 1e-12  # as photostyle.losses
@@ -95,16 +97,17 @@ class Level:
         The content's size at this level.
     iters : (int, int)
         Steps of stage 1 and stage 2 run at this level.
-    style_long_side : int
-        Long side of the style at this level (``long_side`` unless ``Config.size`` is None,
-        which keeps each image's own size at the finest level).
+    style_long_sides : tuple of int
+        Long side of each style image at this level: ``long_side`` times
+        ``Config.style_scale`` (with ``Config.size`` None, each image's own long side at the
+        finest level, halved per level below, times ``style_scale``).
     """
 
     long_side: int
     height: int
     width: int
     iters: tuple[int, int]
-    style_long_side: int
+    style_long_sides: tuple[int, ...]
 
 
 @dataclass
@@ -165,34 +168,47 @@ class TransferInterrupted(KeyboardInterrupt):
 Callback = Callable[[StepInfo], None]
 
 
+def _sizes(style_size: tuple[int, int] | Sequence[tuple[int, int]] | None,
+           content_size: tuple[int, int]) -> list[tuple[int, int]]:
+    """One ``(h, w)`` per style image (the content's when none is given)."""
+    if style_size is None:
+        return [tuple(int(v) for v in content_size)]
+    if len(style_size) == 2 and all(isinstance(v, (int, np.integer)) for v in style_size):
+        return [tuple(int(v) for v in style_size)]  # one (h, w)
+    return [tuple(int(v) for v in hw) for hw in style_size]
+
+
 def plan_levels(config: Config, content_size: tuple[int, int],
-                style_size: tuple[int, int] | None = None) -> tuple[Level, ...]:
+                style_size: tuple[int, int] | Sequence[tuple[int, int]] | None = None,
+                ) -> tuple[Level, ...]:
     """The pyramid a transfer runs for inputs of these sizes (before resizing).
 
     Level ``i`` of ``L`` has the long side ``round(S / 2**(L-1-i))``, ``S`` the working long
-    side (``config.size``, or the content's own). Coarse levels where the content's or the
+    side (``config.size``, or the content's own). Coarse levels where the content's or a
     style's short side would be under ``config.min_level_side`` are dropped and their steps
-    added to the coarsest level that runs.
+    added to the coarsest level that runs. ``style_size`` is one ``(h, w)`` or one per style.
     """
     steps = config.level_steps
     h0, w0 = (int(v) for v in content_size)
-    hs, ws = (int(v) for v in (style_size or content_size))
+    styles = _sizes(style_size, (h0, w0))
     top = config.size if config.size is not None else max(h0, w0)
-    style_top = config.size if config.size is not None else max(hs, ws)
+    style_tops = [config.size if config.size is not None else max(hw) for hw in styles]
     levels: list[Level] = []
     carry = (0, 0)
     count = len(steps)
     for i, (n1, n2) in enumerate(steps):
-        side = max(1, round(top / 2 ** (count - 1 - i)))
-        style_side = max(1, round(style_top / 2 ** (count - 1 - i)))
+        scale = 2 ** (count - 1 - i)
+        side = max(1, round(top / scale))
+        style_sides = tuple(max(1, round(t * config.style_scale / scale)) for t in style_tops)
         h, w = fit_long_side(h0, w0, side)
-        short = min(h, w, *fit_long_side(hs, ws, style_side))
+        short = min(h, w, *(min(fit_long_side(*hw, s)) for hw, s in zip(styles, style_sides,
+                                                                         strict=True)))
         n1, n2 = n1 + carry[0], n2 + carry[1]
         if i < count - 1 and short < config.min_level_side:
             carry = (n1, n2)
             continue
         carry = (0, 0)
-        levels.append(Level(side, h, w, (n1, n2), style_side))
+        levels.append(Level(side, h, w, (n1, n2), style_sides))
     return tuple(levels)
 
 
@@ -269,29 +285,38 @@ def prepare_inputs(content: Tensor, style: Tensor, content_mask: np.ndarray | Te
     content_masks, style_masks, weights : Tensor or None
         As :func:`prepare_masks`, or ``None`` without masks.
     """
-    return _prepare(content, style, content_mask, style_mask, size, size)
+    c, styles, c_masks, s_masks, weights = _prepare(
+        content, [style], content_mask, None if style_mask is None else [style_mask], size,
+        (size,))
+    return c, styles[0], c_masks, None if s_masks is None else s_masks[0], weights
 
 
-def _prepare(content: Tensor, style: Tensor, content_mask: np.ndarray | Tensor | None,
-             style_mask: np.ndarray | Tensor | None, size: int | None, style_size: int | None,
-             ) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None, Tensor | None]:
-    """:func:`prepare_inputs` with separate long sides for the content and the style."""
+def _prepare(content: Tensor, styles: Sequence[Tensor],
+             content_mask: np.ndarray | Tensor | None,
+             style_masks: Sequence[np.ndarray | Tensor] | None, size: int | None,
+             style_sizes: Sequence[int | None],
+             ) -> tuple[Tensor, list[Tensor], Tensor | None, list[Tensor] | None, Tensor | None]:
+    """:func:`prepare_inputs` for several styles, each with its own long side."""
     content = _as_image(content, "content")
-    style = _as_image(style, "style").to(device=content.device, dtype=content.dtype)
-    if (content_mask is None) != (style_mask is None):
-        raise InputError("give both a content mask and a style mask, or neither")
     c_size = fit_long_side(*content.shape[-2:], size)
-    s_size = fit_long_side(*style.shape[-2:], style_size)
-    if min(c_size + s_size) < MIN_SIDE:
+    s_sizes = [fit_long_side(*s.shape[-2:], side)
+               for s, side in zip(styles, style_sizes, strict=True)]
+    if min(c_size + sum(s_sizes, ())) < MIN_SIDE:
+        hint = " or --style-scale" if any(s != size for s in style_sizes) else ""
         raise InputError(f"at size {size} an image would be under {MIN_SIDE} px on a side;"
-                         " use a larger --size")
+                         f" use a larger --size{hint}")
     with torch.no_grad():
         content = resize(content, c_size)
-        style = resize(style, s_size)
+        styles = [resize(s.to(device=content.device, dtype=content.dtype), hw)
+                  for s, hw in zip(styles, s_sizes, strict=True)]
     if content_mask is None:
-        return content, style, None, None, None
-    c_masks, s_masks, weights = prepare_masks(content_mask, style_mask, c_size, s_size, content)
-    return content, style, c_masks, s_masks, weights
+        return content, styles, None, None, None
+    c_masks = weights = None
+    s_masks = []
+    for mask, hw in zip(style_masks, s_sizes, strict=True):
+        c_masks, s, weights = prepare_masks(content_mask, mask, c_size, hw, content)
+        s_masks.append(s)
+    return content, styles, c_masks, s_masks, weights
 
 
 @dataclass(frozen=True)
@@ -369,6 +394,18 @@ class _MaskedGramLoss(torch.autograd.Function):
         return grad.reshape(n, h, w, c).permute(0, 3, 1, 2), None
 
 
+def _blend(config: Config, count: int) -> list[float]:
+    """The styles' mixing weights, normalized to sum 1 (equal when not given)."""
+    weights = config.style_blend_weights
+    if weights is None:
+        return [1.0 / count] * count
+    if len(weights) != count:
+        raise InputError(f"{len(weights)} style blend weights for {count} style images; give "
+                         "one weight per style")
+    total = float(sum(weights))
+    return [float(w) / total for w in weights]
+
+
 def _style_labels(targets: Tensor, masks: Tensor | None, weights: Tensor | None,
                   pixels: int) -> tuple[_Label, ...]:
     """The per-label constants of one style layer (masks at the layer's size, ``pixels`` of
@@ -397,42 +434,63 @@ def _style_labels(targets: Tensor, masks: Tensor | None, weights: Tensor | None,
 
 
 class _Objective:
-    """Weighted loss terms at one level, with targets computed once (in inference mode)."""
+    """Weighted loss terms at one level, with targets computed once (in inference mode).
+
+    Several style images are blended as jcjohnson/neural-style does: each label's Gram target
+    is the blend of the styles' Gram matrices; the histogram targets are the quantiles of the
+    blended distributions (:func:`photostyle.histogram.histogram_target`).
+    """
 
     def __init__(self, model: VGG19Features, features: Callable[..., dict[str, Tensor]],
-                 config: Config, content: Tensor, style: Tensor, content_masks: Tensor | None,
-                 style_masks: Tensor | None, region_weights: Tensor | None,
-                 channels_last: bool) -> None:
+                 config: Config, content: Tensor, styles: Sequence[Tensor],
+                 content_masks: Tensor | None, style_masks: Sequence[Tensor] | None,
+                 region_weights: Tensor | None, channels_last: bool) -> None:
         self.features = features
         self.config = config
         self.channels_last = channels_last
-        self.layers = tuple(dict.fromkeys(config.content_layers + config.style_layers))
+        self.layers = config.feature_layers
+        style_layers = tuple(dict.fromkeys(config.gram_layers + config.histogram_loss_layers))
+        blend = _blend(config, len(styles))
         with torch.inference_mode():
             c_feats = model(content, config.content_layers)
-            s_feats = model(style, config.style_layers)
+            s_feats = [{k: v.clone() for k, v in model(s, style_layers).items()}
+                       for s in styles]
         c_feats = {k: v.clone() for k, v in c_feats.items()}  # normal tensors: usable in autograd
+        s_feats = [{k: v.clone() for k, v in f.items()} for f in s_feats]
         ops = layer_ops(model.names)
-        c_pyr = s_pyr = None
+        c_pyr: dict[str, Tensor] | None = None
+        s_pyrs: list[dict[str, Tensor | None]] = [dict.fromkeys(style_layers) for _ in styles]
         with torch.no_grad():
             if content_masks is not None:
                 c_pyr = dict(zip(model.names, mask_pyramid(content_masks, ops), strict=True))
-                s_pyr = dict(zip(model.names, mask_pyramid(style_masks, ops), strict=True))
+                s_pyrs = [dict(zip(model.names, mask_pyramid(m, ops), strict=True))
+                          for m in style_masks]
             self.content_losses = {name: ContentLoss(c_feats[name])
                                    for name in config.content_layers}
             self.style_terms: dict[str, tuple[_Label, ...]] = {}
-            for name in config.style_layers:
-                s_mask = None if s_pyr is None else s_pyr[name]
+            for name in config.gram_layers:
                 c_mask = None if c_pyr is None else c_pyr[name]
-                targets = style_targets(s_feats[name].clone(), s_mask)
+                targets = sum(b * style_targets(f[name], p[name])
+                              for b, f, p in zip(blend, s_feats, s_pyrs, strict=True))
                 h, w = content.shape[-2:]
                 n_pools = sum(1 for n in model.names[: model.names.index(name)]
                               if n.startswith("pool"))
                 pixels = (h >> n_pools) * (w >> n_pools)
                 self.style_terms[name] = _style_labels(targets, c_mask, region_weights,
                                                        pixels)
+            self.histogram_terms: dict[str, HistogramLoss] = {}
+            for name in config.histogram_loss_layers:
+                c_mask = None if c_pyr is None else c_pyr[name]
+                labels = 1 if c_mask is None else c_mask.shape[0]
+                targets = [histogram_target(
+                    [f[name] for f in s_feats],
+                    None if c_mask is None else [p[name][k] for p in s_pyrs], blend)
+                    for k in range(labels)]
+                self.histogram_terms[name] = HistogramLoss(targets, c_mask, region_weights)
         self.weights = {
             "content": config.weight("content_weight"),
             "style": config.weight("style_weight"),
+            "histogram": config.weight("histogram_weight"),
             "tv": config.weight("tv_weight"),
         }
         self.matting: MattingRegularizer | None = None
@@ -448,11 +506,15 @@ class _Objective:
         terms = {
             "content": self.weights["content"]
             * sum(loss(feats[name]) for name, loss in self.content_losses.items()),
-            "style": self.weights["style"]
-            * sum(_MaskedGramLoss.apply(feats[name], labels)
-                  for name, labels in self.style_terms.items()),
-            "tv": self.weights["tv"] * tv_loss(image),
         }
+        if self.style_terms:
+            terms["style"] = self.weights["style"] * sum(
+                _MaskedGramLoss.apply(feats[name], labels)
+                for name, labels in self.style_terms.items())
+        if self.histogram_terms:
+            terms["histogram"] = self.weights["histogram"] * sum(
+                loss(feats[name]) for name, loss in self.histogram_terms.items())
+        terms["tv"] = self.weights["tv"] * tv_loss(image)
         if self.matting is not None:
             terms["matting"] = self.matting(image)
         total = sum(terms.values())
@@ -531,14 +593,18 @@ def _run_stage(stage: int, level: int, levels: int, start: Tensor, steps: int,
     return x.detach()
 
 
-def _start_image(config: Config, content: Tensor, style: Tensor, c_masks: Tensor | None,
-                 s_masks: Tensor | None) -> Tensor:
-    if config.init == "noise":
+def _start_image(config: Config, content: Tensor, styles: Sequence[Tensor],
+                 c_masks: Tensor | None, s_masks: Sequence[Tensor] | None) -> Tensor:
+    if config.start == "noise":
         gen = torch.Generator().manual_seed(config.seed)
         return torch.rand(content.shape, generator=gen).to(content.device, content.dtype)
-    if config.init == "transfer":  # regional colour transfer (the preview, before its post)
+    if config.start == "transfer":  # regional colour transfer (the preview, before its post)
+        # Several styles: the colours of the one with the largest blend weight.
+        blend = _blend(config, len(styles))
+        i = blend.index(max(blend))
         with torch.no_grad():
-            return regional_color_transfer(content, style, c_masks, s_masks,
+            return regional_color_transfer(content, styles[i], c_masks,
+                                           None if s_masks is None else s_masks[i],
                                            method=config.transfer_method,
                                            space=config.transfer_space,
                                            blend_radius=config.transfer_blend)
@@ -570,24 +636,32 @@ def _features(model: VGG19Features, config: Config) -> Callable[..., dict[str, T
     return torch.compile(model, backend=config.compile)
 
 
-def transfer(content: Tensor, style: Tensor, content_mask: np.ndarray | Tensor | None = None,
-             style_mask: np.ndarray | Tensor | None = None, *, config: Config | None = None,
+def transfer(content: Tensor, style: Tensor | Sequence[Tensor],
+             content_mask: np.ndarray | Tensor | None = None,
+             style_mask: np.ndarray | Tensor | Sequence[np.ndarray | Tensor] | None = None, *,
+             config: Config | None = None,
              callback: Callback | None = None,
              model: VGG19Features | None = None) -> TransferResult:
-    """Photorealistic style transfer of ``style`` onto ``content`` (Luan et al. 2017).
+    """Style transfer of ``style`` onto ``content``: photorealistic (Luan et al. 2017) or,
+    with ``config.mode="artistic"``, Gatys et al.'s neural style.
 
     Parameters
     ----------
-    content, style : Tensor
-        RGB images ``(1,3,H,W)`` or ``(3,H,W)`` in [0, 1]; sizes may differ. Device and dtype of
-        the work follow ``content``. Both are resized to ``config.size`` on their long side
-        (and to each pyramid level's size). Not modified.
+    content : Tensor
+        RGB image ``(1,3,H,W)`` or ``(3,H,W)`` in [0, 1]. Device and dtype of the work follow
+        it. Resized to ``config.size`` on its long side (and to each pyramid level's size).
+    style : Tensor or sequence of Tensor
+        One style image, or several (blended with ``config.style_blend_weights``), RGB in
+        [0, 1], any sizes; resized to ``config.size * config.style_scale``. Not modified.
     content_mask, style_mask : array or Tensor, optional
         Integer label maps ``(H,W)`` over one shared label set (e.g. from
         :func:`segment.align_masks`), each the size of its image (resized with nearest
-        neighbour). Give both or neither; without masks the whole images are matched.
+        neighbour); with several styles, ``style_mask`` is a sequence, one per style, all on
+        the content mask's label set. Give both or neither; without masks the whole images
+        are matched.
     config : Config, optional
-        Settings (default ``Config()``: the ``"default"`` coarse-to-fine schedule).
+        Settings (default ``Config()``: photo mode, the ``"default"`` coarse-to-fine
+        schedule).
     callback : callable, optional
         Called with a :class:`StepInfo` every ``config.progress_every`` steps and at the last
         step of each stage at each level.
@@ -614,20 +688,33 @@ def transfer(content: Tensor, style: Tensor, content_mask: np.ndarray | Tensor |
     timings: dict[str, float] = {"setup": 0.0, "laplacian": 0.0, "stage1": 0.0, "stage2": 0.0}
     t_setup = time.perf_counter()
     content = _as_image(content, "content")
-    style = _as_image(style, "style").to(device=content.device, dtype=content.dtype)
+    styles = [style] if isinstance(style, Tensor) else list(style)
+    if not styles:
+        raise InputError("give at least one style image")
+    names = ["style"] if len(styles) == 1 else [f"style {i + 1}" for i in range(len(styles))]
+    styles = [_as_image(s, n).to(device=content.device, dtype=content.dtype)
+              for s, n in zip(styles, names, strict=True)]
     if (content_mask is None) != (style_mask is None):
         raise InputError("give both a content mask and a style mask, or neither")
+    style_masks = None
+    if style_mask is not None:
+        single = isinstance(style_mask, (np.ndarray, Tensor))
+        style_masks = [style_mask] if single else list(style_mask)
+        if len(style_masks) != len(styles):
+            raise InputError(f"{len(style_masks)} style masks for {len(styles)} style images; "
+                             "give one mask per style")
+    _blend(config, len(styles))  # check the blend weights before any work
     device, dtype = content.device, content.dtype
-    levels = plan_levels(config, content.shape[-2:], style.shape[-2:])
+    style_sizes = [tuple(s.shape[-2:]) for s in styles]
+    levels = plan_levels(config, content.shape[-2:], style_sizes)
     work = (levels[-1].height, levels[-1].width)
     fit_side = check_memory(*work, config, device, dtype, _label_count(content_mask))
     requested: tuple[int, int] | None = None
     if fit_side is not None:
         requested = work
-        levels = plan_levels(config.replace(size=fit_side), content.shape[-2:],
-                             style.shape[-2:])
+        levels = plan_levels(config.replace(size=fit_side), content.shape[-2:], style_sizes)
     if model is None:
-        last = deepest(config.content_layers + config.style_layers)
+        last = deepest(config.feature_layers)
         model = VGG19Features(config.vgg_weights, last=last, pooling=config.pooling,
                               seed=config.seed)
     model = model.to(device=device, dtype=dtype)
@@ -649,8 +736,8 @@ def transfer(content: Tensor, style: Tensor, content_mask: np.ndarray | Tensor |
             for i, level in enumerate(levels, start=1):
                 t_level = t = time.perf_counter()
                 c, s, c_masks, s_masks, weights = _prepare(
-                    content, style, content_mask, style_mask, level.long_side,
-                    level.style_long_side)
+                    content, styles, content_mask, style_masks, level.long_side,
+                    level.style_long_sides)
                 objective = _Objective(model, features, config, c, s, c_masks, s_masks,
                                        weights, channels_last)
                 if result is None:
@@ -702,11 +789,13 @@ def transfer(content: Tensor, style: Tensor, content_mask: np.ndarray | Tensor |
                                       smooth_radius=config.post_smooth_radius,
                                       sigma_range=config.post_sigma,
                                       scale=max(size) / max(requested))
-        elif config.post:
+        elif config.use_post:
             final = local_affine_post(final, c, radius=config.post_radius,
                                       eps=config.post_eps,
                                       smooth_radius=config.post_smooth_radius,
                                       sigma_range=config.post_sigma)
-    if requested is not None or config.post:
+        if config.original_colors:  # last: the content's chrominance, the result's luminance
+            final = keep_original_colors(final, resize(content, tuple(final.shape[-2:])))
+    if requested is not None or config.use_post or config.original_colors:
         timings["post"] = time.perf_counter() - t
     return TransferResult(final, stage1_img, stage2_img, history, timings, levels)

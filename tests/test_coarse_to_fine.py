@@ -51,7 +51,7 @@ def test_small_levels_are_dropped_and_their_steps_kept():
     assert len(plan_levels(config.replace(size=None), (64, 80))) == 1  # single scale
     # size=None keeps each image's own size at the finest level
     levels = plan_levels(Config(size=None, min_level_side=32), (128, 160), (72, 64))
-    assert (levels[-1].long_side, levels[-1].style_long_side) == (160, 72)
+    assert (levels[-1].long_side, levels[-1].style_long_sides) == (160, (72,))
 
 
 @pytest.mark.parametrize("bad", [dict(quality="preview"), dict(quality="fast"),
