@@ -30,16 +30,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+from dpst import DPST, pair_numbers
 from scipy.optimize import linear_sum_assignment
 
 from photostyle import load_image
 from segment import ClusterParams, align_masks, automatic_masks, load_color_mask
-
-DPST = Path(__file__).resolve().parents[1].parent / "shared" / "dpst"
-
-
-def pair_numbers(root: Path) -> list[int]:
-    return sorted(int(p.stem[2:]) for p in (root / "input").glob("in*.png"))
 
 
 def iou_matrix(pred: np.ndarray, truth: np.ndarray, k_pred: int, k_true: int) -> np.ndarray:

@@ -4,6 +4,7 @@ Usage::
 
     python benchmarks/bench.py [--sizes 256 512 700] [--presets draft default] [--device cpu]
                                [--reps 3] [--vgg-weights random] [--memory] [--no-steps]
+                               [--style-loss gram|histogram|both]
                                [--json benchmarks/results/bench.json]
 
 For each long side (default 256, 512, 700; and 1024, 2048 on CUDA), on the example pair in
@@ -14,7 +15,8 @@ For each long side (default 256, 512, 700; and 1024, 2048 on CUDA), on the examp
   application of each (energy + gradient): the sparse vs matrix-free comparison.
 * **Per step**, every part timed on its own after a warm-up (median of ``--reps``): the *bare
   step*, VGG-19 forward to the deepest layer used + backward to the image with a trivial loss;
-  the losses (masked Gram style terms, content, TV: forward + backward from the features); the
+  the losses (masked Gram style terms, histogram terms with ``--style-loss histogram|both``,
+  content, TV: forward + backward from the features); the
   matting term (forward + backward); the optimizer update (L-BFGS with the history it has at
   the finest level of ``--quality default``); and a *full step* of the real loop (stage 2:
   objective, backward, best-image tracking, update). The ratio full step / bare step is the
@@ -125,7 +127,7 @@ def _operators() -> list[str]:
     return ["sparse"]  # this matting has no matrix-free operator: only the sparse path
 
 
-def steps(size: int, device: str, weights: str, reps: int) -> dict:
+def steps(size: int, device: str, weights: str, reps: int, style_loss: str = "gram") -> dict:
     """Laplacian setup and the per-step cost split at long side ``size`` (this process)."""
     import torch
 
@@ -136,7 +138,7 @@ def steps(size: int, device: str, weights: str, reps: int) -> dict:
     from photostyle.vgg import deepest
 
     content, style, c_labels, s_labels = _load(device)
-    config = Config(size=size, vgg_weights=weights)
+    config = Config(size=size, vgg_weights=weights, style_loss=style_loss)
     c, s, cm, sm, w = prepare_inputs(content, style, c_labels, s_labels, size)
     h, wd = c.shape[-2:]
     row: dict = {"size": size, "height": h, "width": wd, "labels": int(cm.shape[0])}
@@ -171,6 +173,7 @@ def steps(size: int, device: str, weights: str, reps: int) -> dict:
         total = sum(_MaskedGramLoss.apply(leaves[k], labels)
                     for k, labels in objective.style_terms.items())
         total = total + sum(loss(leaves[k]) for k, loss in objective.content_losses.items())
+        total = total + sum(loss(leaves[k]) for k, loss in objective.histogram_terms.items())
         from photostyle.losses import tv_loss
 
         (total + tv_loss(x)).backward()
@@ -222,7 +225,7 @@ def steps(size: int, device: str, weights: str, reps: int) -> dict:
     row["ratio"] = row["full_step_s"] / row["bare_step_s"]
 
     # The same loop without masks (one label): how much of the overhead is the masked Grams.
-    plain = _Objective(model, model, config, c, s, None, None, None, channels_last)
+    plain = _Objective(model, model, config, c, [s], None, None, None, channels_last)
     plain.matting = objective.matting
     _run_stage(2, 1, 1, c, 1, plain, config, 10**9, None, [])
     _sync(device)
@@ -249,7 +252,7 @@ def _rss() -> tuple[int, int]:
 
 
 def preset(size: int, quality: str, device: str, weights: str,
-           schedule: tuple[int, int] | None = None) -> dict:
+           schedule: tuple[int, int] | None = None, style_loss: str = "gram") -> dict:
     """One end-to-end transfer with ``Config(quality=...)`` in this process (or, for the
     memory check, a single-scale ``schedule = (steps, history_size)`` of stage 2 only)."""
     import torch
@@ -258,7 +261,7 @@ def preset(size: int, quality: str, device: str, weights: str,
     from photostyle.memory import estimate_peak_memory
 
     content, style, c_labels, s_labels = _load(device)
-    config = Config(size=size, quality=quality, vgg_weights=weights)
+    config = Config(size=size, quality=quality, vgg_weights=weights, style_loss=style_loss)
     if schedule is not None:
         config = config.replace(schedule=((0, schedule[0]),), history_size=schedule[1])
     cuda = torch.device(device).type == "cuda"
@@ -383,6 +386,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--reps", type=int, default=3)
     p.add_argument("--device", default="cpu")
     p.add_argument("--vgg-weights", default="random")
+    p.add_argument("--style-loss", default="gram", choices=("gram", "histogram", "both"),
+                   help="style loss of every measured run")
     p.add_argument("--no-steps", action="store_true", help="skip the per-step measurements")
     p.add_argument("--memory", action="store_true",
                    help="also check the memory estimate on single-scale runs whose L-BFGS "
@@ -395,13 +400,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         kind, size = args.child[0], int(args.child[1])
         if kind == "steps":
-            row = steps(size, args.device, args.vgg_weights, args.reps)
+            row = steps(size, args.device, args.vgg_weights, args.reps, args.style_loss)
         elif kind == "memory":
             n, history = (int(v) for v in args.child[2:4])
-            row = preset(size, "max", args.device, args.vgg_weights, (n, history))
+            row = preset(size, "max", args.device, args.vgg_weights, (n, history),
+                         args.style_loss)
             row["quality"] = f"{n} steps, L-BFGS history {history}"
         else:
-            row = preset(size, args.child[2], args.device, args.vgg_weights)
+            row = preset(size, args.child[2], args.device, args.vgg_weights,
+                         style_loss=args.style_loss)
         print(json.dumps(row))
         return 0
 
@@ -412,9 +419,10 @@ def main(argv: list[str] | None = None) -> int:
     presets = args.presets if args.presets is not None else \
         (["draft", "default", "max"] if cuda else ["draft", "default"])
     common = ["--device", args.device, "--vgg-weights", args.vgg_weights, "--reps",
-              str(args.reps)]
+              str(args.reps), "--style-loss", args.style_loss]
     result = {"machine": machine(args.device), "device": args.device,
-              "weights": args.vgg_weights, "load_before": _load_average(),
+              "weights": args.vgg_weights, "style_loss": args.style_loss,
+              "load_before": _load_average(),
               "steps": [], "presets": []}
     for size in sizes:
         if not args.no_steps:

@@ -19,22 +19,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
+from dpst import DPST, load_pair, write_json
 
-from photostyle import Config, VGG19Features, load_image, save_image, transfer
+from photostyle import Config, VGG19Features, save_image, transfer
 from photostyle.images import read_image, to_uint8
 from photostyle.metrics import evaluate
-from segment import align_masks, load_color_mask
-
-DPST = Path(__file__).resolve().parents[1].parent / "shared" / "dpst"
 
 
 class _Clock:
@@ -80,16 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     for sub in (args.quality, "single"):
         (args.outdir / sub).mkdir(parents=True, exist_ok=True)
     for n in args.pairs:
-        content = load_image(args.dpst / "input" / f"in{n}.png")
-        style = load_image(args.dpst / "style" / f"tar{n}.png")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # known quirks (one row short, one-sided labels)
-            aligned = align_masks(
-                load_color_mask(args.dpst / "segmentation" / f"in{n}.png",
-                                tuple(content.shape[-2:])),
-                load_color_mask(args.dpst / "segmentation" / f"tar{n}.png",
-                                tuple(style.shape[-2:])))
-        c_labels, s_labels = aligned.content_labels, aligned.style_labels
+        content, style, c_labels, s_labels = load_pair(args.dpst, n)
         c2f_config = Config(size=args.size, quality=args.quality, vgg_weights=args.vgg_weights)
         c2f, wall, cpu, clock = _run(content, style, c_labels, s_labels, c2f_config, model)
         finest = len(c2f.levels)
@@ -129,12 +115,10 @@ def main(argv: list[str] | None = None) -> int:
         sel = [r for r in rows if r["run"] == name]
         means = {k: float(np.mean([r[k] for r in sel])) for k in keys}
         print(f"mean {name}: " + ", ".join(f"{k} {v:.4g}" for k, v in means.items()))
-    fd, tmp = tempfile.mkstemp(dir=args.outdir, suffix=".json")
-    with os.fdopen(fd, "w") as handle:
-        json.dump({"size": args.size, "factor": args.factor, "quality": args.quality,
-                   "weights": args.vgg_weights, "threads": torch.get_num_threads(),
-                   "rows": rows}, handle, indent=2)
-    os.replace(tmp, args.outdir / "c2f_quality.json")
+    write_json(args.outdir / "c2f_quality.json",
+               {"size": args.size, "factor": args.factor, "quality": args.quality,
+                "weights": args.vgg_weights, "threads": torch.get_num_threads(),
+                "rows": rows})
     return 0
 
 

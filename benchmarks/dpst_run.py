@@ -16,23 +16,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 import time
-import warnings
 from pathlib import Path
 
 import torch
+from dpst import DPST, load_pair, pair_numbers, write_json
 
-from photostyle import Config, VGG19Features, load_image, save_image, transfer
-from segment import align_masks, load_color_mask
-
-DPST = Path(__file__).resolve().parents[1].parent / "shared" / "dpst"
-
-
-def pair_numbers(root: Path) -> list[int]:
-    return sorted(int(p.stem[2:]) for p in (root / "input").glob("in*.png"))
+from photostyle import Config, VGG19Features, save_image, transfer
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,18 +52,9 @@ def main(argv: list[str] | None = None) -> int:
         (args.outdir / sub).mkdir(parents=True, exist_ok=True)
     rows = []
     for n in args.pairs or pair_numbers(args.dpst):
-        content = load_image(args.dpst / "input" / f"in{n}.png", device=device)
-        style = load_image(args.dpst / "style" / f"tar{n}.png", device=device)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # known quirks (in7 one row short, one-sided labels)
-            aligned = align_masks(
-                load_color_mask(args.dpst / "segmentation" / f"in{n}.png",
-                                tuple(content.shape[-2:])),
-                load_color_mask(args.dpst / "segmentation" / f"tar{n}.png",
-                                tuple(style.shape[-2:])))
+        content, style, c_labels, s_labels = load_pair(args.dpst, n, device)
         t0 = time.perf_counter()
-        result = transfer(content, style, aligned.content_labels, aligned.style_labels,
-                          config=config, model=model)
+        result = transfer(content, style, c_labels, s_labels, config=config, model=model)
         total = time.perf_counter() - t0
         save_image(result.stage1, args.outdir / "stage1" / f"in{n}.png")
         if result.stage2 is not None:
@@ -85,12 +67,10 @@ def main(argv: list[str] | None = None) -> int:
                **{f"{k}_s": v for k, v in result.timings.items()}, **per_step}
         rows.append(row)
         print(json.dumps(row), flush=True)
-    fd, tmp = tempfile.mkstemp(dir=args.outdir, suffix=".json")
-    with os.fdopen(fd, "w") as handle:
-        json.dump({"size": args.size, "iters": None if iters is None else list(iters),
-                   "quality": args.quality, "weights": args.vgg_weights,
-                   "device": args.device, "pairs": rows}, handle, indent=2)
-    os.replace(tmp, args.outdir / "timings.json")
+    write_json(args.outdir / "timings.json",
+               {"size": args.size, "iters": None if iters is None else list(iters),
+                "quality": args.quality, "weights": args.vgg_weights,
+                "device": args.device, "pairs": rows})
     return 0
 
 

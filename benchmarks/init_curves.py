@@ -22,38 +22,23 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
-import os
 import statistics
 import sys
-import tempfile
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
+from dpst import DPST, load_pair, write_json
 
 from matting import local_affine_post
-from photostyle import Config, VGG19Features, load_image, transfer
+from photostyle import Config, VGG19Features, transfer
 from photostyle.metrics import evaluate
-from segment import align_masks, load_color_mask
 
-DPST = Path(__file__).resolve().parents[1].parent / "shared" / "dpst"
 STARTS = ("content", "noise", "transfer", "transfer+post")
 #: The module (``photostyle.transfer`` the attribute is the function of that name).
 transfer_module = importlib.import_module("photostyle.transfer")
-
-
-def load_pair(root: Path, n: int):
-    content = load_image(root / "input" / f"in{n}.png")
-    style = load_image(root / "style" / f"tar{n}.png")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        aligned = align_masks(
-            load_color_mask(root / "segmentation" / f"in{n}.png", tuple(content.shape[-2:])),
-            load_color_mask(root / "segmentation" / f"tar{n}.png", tuple(style.shape[-2:])))
-    return content, style, aligned.content_labels, aligned.style_labels
 
 
 def _array(image: torch.Tensor) -> np.ndarray:
@@ -168,11 +153,9 @@ def main(argv: list[str] | None = None) -> int:
         reach = [steps_to_reach(curves[n][name]["style"], curves[n]["content"]["style"][-1])
                  for n in curves] if "content" in args.starts else []
         print(f"{name:14s} {reach}")
-    fd, tmp = tempfile.mkstemp(dir=args.outdir, suffix=".json")
-    with os.fdopen(fd, "w") as handle:
-        json.dump({"size": args.size, "steps": args.steps, "weights": args.vgg_weights,
-                   "pairs": args.pairs, "curves": curves}, handle)
-    os.replace(tmp, args.outdir / "curves.json")
+    write_json(args.outdir / "curves.json",
+               {"size": args.size, "steps": args.steps, "weights": args.vgg_weights,
+                "pairs": args.pairs, "curves": curves}, indent=None)
     return 0
 
 

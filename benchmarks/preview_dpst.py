@@ -28,30 +28,12 @@ import json
 import statistics
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import torch
+from dpst import DPST, load_pair, pair_numbers
 
-from photostyle import Config, load_image, preview, save_image
-from segment import align_masks, load_color_mask
-
-DPST = Path(__file__).resolve().parents[1].parent / "shared" / "dpst"
-
-
-def pair_numbers(root: Path) -> list[int]:
-    return sorted(int(p.stem[2:]) for p in (root / "input").glob("in*.png"))
-
-
-def load_pair(root: Path, n: int):
-    content = load_image(root / "input" / f"in{n}.png")
-    style = load_image(root / "style" / f"tar{n}.png")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # known quirks (in7 one row short, one-sided labels)
-        aligned = align_masks(
-            load_color_mask(root / "segmentation" / f"in{n}.png", tuple(content.shape[-2:])),
-            load_color_mask(root / "segmentation" / f"tar{n}.png", tuple(style.shape[-2:])))
-    return content, style, aligned.content_labels, aligned.style_labels
+from photostyle import Config, preview, save_image
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -642,9 +642,58 @@ def make_rocket(outdir: str) -> None:
     save_png(os.path.join(outdir, "rocket_style_mask.png"), render_mask(onehot, colours, box, True))
 
 
+def make_strokes(outdir: str) -> None:
+    """A made-up "painting" for artistic mode: swirling brush strokes in a night palette.
+
+    Line-integral convolution of value noise along a field of a few vortices (strokes that
+    follow the flow), coloured through a palette of deep blue, cobalt, teal, ochre and pale
+    yellow by a slow field, with short bright dabs. The noise comes from a fixed-seed
+    generator, so the file is the same on every run.
+    """
+    h, w = 384, 512
+    rng = np.random.default_rng(2017)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+    vx, vy = np.zeros((h, w)), np.zeros((h, w))
+    for cy, cx, spin, reach in ((120, 150, 1.0, 90), (250, 380, -1.0, 120), (90, 430, 1.0, 60),
+                                (300, 90, -1.0, 80)):
+        dy, dx = yy - cy, xx - cx
+        fall = np.exp(-(dx * dx + dy * dy) / (2.0 * reach * reach))
+        vx += -spin * dy / reach * fall
+        vy += spin * dx / reach * fall
+    vx += 0.35  # a drift to the right between the vortices
+    norm = np.hypot(vx, vy) + 1e-9
+    vx, vy = vx / norm, vy / norm
+    noise = blur(rng.random((h, w)), 0.8)
+    acc, count = np.zeros((h, w)), 0
+    for direction in (1.0, -1.0):
+        px, py = xx.copy(), yy.copy()
+        for _ in range(14):
+            ix = np.clip(px.round().astype(int), 0, w - 1)
+            iy = np.clip(py.round().astype(int), 0, h - 1)
+            acc += noise[iy, ix]
+            count += 1
+            px += direction * 1.5 * vx[iy, ix]
+            py += direction * 1.5 * vy[iy, ix]
+    strokes = acc / count
+    strokes = (strokes - strokes.mean()) / (strokes.std() + 1e-9)
+    slow = blur(rng.random((h, w)), 28.0)
+    slow = (slow - slow.min()) / (slow.max() - slow.min() + 1e-9)
+    t = np.clip(0.15 * strokes + slow * 1.1 - 0.05 + 0.25 * (yy / h), 0.0, 1.0)
+    palette = [(0.00, (10, 20, 60)), (0.30, (25, 60, 140)), (0.55, (40, 110, 140)),
+               (0.78, (200, 150, 40)), (1.00, (245, 230, 150))]
+    pos = np.array([q for q, _ in palette])
+    cols = np.array([c for _, c in palette], dtype=np.float64) / 255.0
+    rgb = np.stack([np.interp(t, pos, cols[:, c]) for c in range(3)], -1)
+    dabs = blur((rng.random((h, w)) > 0.9985).astype(np.float64), 1.6)
+    rgb = lerp(rgb, np.array([1.0, 0.93, 0.55]), np.clip(dabs * 12.0, 0.0, 1.0))
+    rgb = rgb * (0.88 + 0.12 * np.clip(strokes, -2, 2)[..., None] / 2)
+    save_png(os.path.join(outdir, "strokes_style.png"), np.clip(rgb, 0, 1))
+
+
 def main() -> None:
     make_rocket(HERE)
     make_coffee(HERE)
+    make_strokes(HERE)
 
 
 if __name__ == "__main__":

@@ -232,6 +232,9 @@ def _config(args: argparse.Namespace, weights: str) -> Config:
     if args.quality == "preview" and args.mode == "artistic":
         raise InputError("--quality preview is a photographic colour transfer; with --mode "
                          "artistic use --quality draft")
+    if args.quality == "preview" and args.original_colors:
+        raise InputError("--original-colors keeps the content's colours, and colours are all "
+                         "--quality preview changes; drop one of them")
     iters = args.iters
     if iters is not None and len(iters) == 1:
         iters = (iters[0], 0 if args.mode == "artistic" else iters[0])

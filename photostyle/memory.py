@@ -43,6 +43,7 @@ import torch
 
 from .config import Config
 from .errors import InputError
+from .histogram import DEFAULT_BINS
 from .images import MIN_SIDE, fit_long_side
 from .vgg import _CONV_CHANNELS, deepest, layers_until
 
@@ -126,7 +127,8 @@ def memory_phases(height: int, width: int, config: Config | None = None,
     Returns
     -------
     dict of str to int
-        ``vgg_saved``, ``backward``, ``optimizer``, ``matting``, ``matting_build``, ``masks``,
+        ``vgg_saved``, ``backward``, ``optimizer``, ``matting``, ``histogram``,
+        ``matting_build``, ``masks``,
         ``fixed`` (weights, Gram targets), ``post``, ``fit_post`` and the phase totals
         ``steps_phase``, ``build_phase``, ``post_phase`` and ``peak``.
     """
@@ -157,6 +159,7 @@ def memory_phases(height: int, width: int, config: Config | None = None,
         masks = sum(labels * h * w * elem for _, h, w in shapes)
         masks += sum(h * w * _INDEX_BYTES for _, h, w in shapes)
     grams = sum(labels * c * c * elem for c, _, _ in shapes)
+    histogram = _histogram_bytes(config, last, shapes, labels, elem)
     fixed = params * elem + grams + 4 * 3 * n * elem  # weights, targets, content/style/start
     backward = _BACKWARD_TRANSIENTS * largest * elem
     post = _POST * n * elem // 4
@@ -164,15 +167,32 @@ def memory_phases(height: int, width: int, config: Config | None = None,
     if requested is not None and requested != (height, width):
         fit_post = _FIT_POST * requested[0] * requested[1] * elem // 4
     overhead = _OVERHEAD.get(device.type, 1.2)
-    steps_phase = int(overhead * (fixed + masks + saved + backward + optimizer + matting))
+    steps_phase = int(overhead * (fixed + masks + saved + backward + optimizer + matting
+                                  + histogram))
     build_phase = int(overhead * (fixed + masks + matting)) + build
     post_phase = int(overhead * (fixed + post + fit_post))
     return {
         "vgg_saved": saved, "backward": backward, "optimizer": optimizer, "matting": matting,
+        "histogram": histogram,
         "matting_build": build, "masks": masks, "fixed": fixed, "post": post,
         "fit_post": fit_post, "steps_phase": steps_phase, "build_phase": build_phase,
         "post_phase": post_phase, "peak": max(steps_phase, build_phase, post_phase),
     }
+
+
+def _histogram_bytes(config: Config, last: str, shapes: list[tuple[int, int, int]],
+                     labels: int, elem: int) -> int:
+    """The histogram loss (``style_loss`` ``"histogram"``/``"both"``): its targets (at most
+    ``DEFAULT_BINS`` quantiles per channel and label), the residual each layer saves for the
+    backward pass, and the sort of the largest layer (values, order, matched values)."""
+    relus = [name for name in layers_until(last) if name.startswith("relu")]
+    by_name = dict(zip(relus, shapes, strict=True))
+    used = [by_name[name] for name in config.histogram_loss_layers if name in by_name]
+    if not used:
+        return 0
+    sizes = [c * h * w for c, h, w in used]
+    targets = sum(labels * c * min(DEFAULT_BINS, h * w) * elem for c, h, w in used)
+    return targets + sum(sizes) * elem + max(sizes) * (3 * elem + _INDEX_BYTES)
 
 
 def matting_operator(config: Config, dtype: torch.dtype) -> str:

@@ -21,8 +21,8 @@ from segment import PALETTE, color_name, resize_labels
 from .errors import InputError
 from .images import OUTPUT_FORMATS, check_output_path, save_image
 
-__all__ = ["check_report_path", "format_metrics", "make_contact_sheet", "mask_overlay",
-           "save_contact_sheet"]
+__all__ = ["check_report_path", "format_metrics", "make_contact_sheet", "make_image_row",
+           "mask_overlay", "save_contact_sheet"]
 
 RGB = tuple[int, int, int]
 
@@ -317,3 +317,40 @@ def save_contact_sheet(path: str | os.PathLike, content: np.ndarray, style: np.n
     path = check_report_path(path)
     sheet = make_contact_sheet(content, style, final, **options)  # type: ignore[arg-type]
     return save_image(sheet, path)
+
+
+def make_image_row(tiles: Sequence[tuple[str, np.ndarray]], *, title: str | None = None,
+                   height: int = 200, font_size: int = 16) -> np.ndarray:
+    """One row of captioned images, all scaled to ``height`` (figures such as the README's).
+
+    Parameters
+    ----------
+    tiles : sequence of (str, array)
+        Caption and ``(H,W,3)`` image (uint8, or float in [0, 1]) of each tile, left to right.
+    title : str, optional
+        A line of text above the row.
+
+    Returns
+    -------
+    np.ndarray
+        ``(H,W,3)`` uint8.
+    """
+    if not tiles:
+        raise ValueError("make_image_row: no tiles")
+    font = _font(font_size)
+    images = [_scaled(_as_uint8(image, caption), height) for caption, image in tiles]
+    width = sum(im.width for im in images) + _GAP * (len(images) - 1) + 2 * _MARGIN
+    line = font_size + 6
+    top = _MARGIN + (line if title else 0)
+    sheet = Image.new("RGB", (width, top + height + line + _MARGIN), _BACKGROUND)
+    draw = ImageDraw.Draw(sheet)
+    if title:
+        draw.text((_MARGIN, _MARGIN), _fit_text(draw, title, font, width - 2 * _MARGIN),
+                  fill=_TEXT, font=font)
+    x = _MARGIN
+    for (caption, _), im in zip(tiles, images, strict=True):
+        sheet.paste(im, (x, top))
+        draw.text((x, top + height + 3), _fit_text(draw, caption, font, im.width),
+                  fill=_MUTED, font=font)
+        x += im.width + _GAP
+    return np.asarray(sheet)

@@ -62,7 +62,8 @@ class StepInfo:
     step, steps : int
         This step (1-based) and the stage's number of steps at this level.
     losses : dict of str to float
-        Each weighted loss term (``content``, ``style``, ``tv``, and ``matting`` in stage 2).
+        Each weighted loss term: ``content``, ``style`` (Gram) and/or ``histogram`` (as
+        ``Config.style_loss``), ``tv``, and ``matting`` in stage 2.
     total : float
         Their sum.
     elapsed : float

@@ -288,6 +288,7 @@ def test_cli_several_styles_scale_and_original_colors(tiny_pair, capsys):
     (["STYLE2", "--content-mask", "CMASK", "--style-mask", "SMASK"], "one mask per style"),
     (["STYLE2", "--seg", "cluster"], "--seg cluster"),
     (["STYLE2", "--quality", "preview"], "preview"),
+    (["--original-colors", "--quality", "preview"], "--original-colors"),
 ])
 def test_cli_bad_mode_options(tiny_pair, capsys, extra, needle):
     d = tiny_pair

@@ -219,6 +219,12 @@ def test_memory_estimate_grows_with_size():
     default = memory_phases(384, 512, Config())
     assert paper["optimizer"] > default["optimizer"]  # the L-BFGS history fills at 1000 steps
     assert estimate_peak_memory(384, 512, Config(autocast=True)) < sizes[2]
+    # The histogram loss sorts every activation of its layers: counted only when used.
+    assert default["histogram"] == 0
+    hist = memory_phases(384, 512, Config(style_loss="histogram"))
+    assert hist["histogram"] > 384 * 512 * 64 * 4 and hist["peak"] > default["peak"]
+    fewer = memory_phases(384, 512, Config(style_loss="both", histogram_layers=("relu5_1",)))
+    assert 0 < fewer["histogram"] < hist["histogram"] / 10
 
 
 def test_too_large_raises_naming_a_size_that_fits(pair, model):
