@@ -156,7 +156,8 @@ def steps(size: int, device: str, weights: str, reps: int, style_loss: str = "gr
     model = VGG19Features(weights, last=deepest(config.feature_layers))
     model = model.to(device=c.device, dtype=c.dtype)
     channels_last = c.device.type == "cuda"
-    objective = _Objective(model, model, config, c, s, cm, sm, w, channels_last)
+    objective = _Objective(model, model, config, c, [s], cm, None if sm is None else [sm], w,
+                           channels_last)
     layers = objective.layers
 
     def bare() -> None:

@@ -9,12 +9,14 @@ Usage::
 For each pair in ../shared/dpst and each style loss, runs :func:`photostyle.transfer` with
 that loss and everything else at its default, writes ``OUTDIR/<loss>/inN.png`` and scores it
 as an 8-bit image with :func:`photostyle.metrics.evaluate` (as ``photostyle eval``:
-photorealism, structure, style distance). Stability: for every stage at every level with at
-least 10 steps, over the last 20% of its steps, the relative spread of the total loss
-(``(max - min) / median``) and the share of steps where the loss went *up*; the table gives
-stage 1 (coarsest level, the longest run) and the last stage-2 level. Prints a table and writes
-``OUTDIR/style_loss.json`` (with every loss history). Skips (exit 0) when ../shared/dpst is
-absent.
+photorealism, structure, style distance). Stability (:func:`stability`): for every stage at
+every level with at least 10 steps, over the last 20% of its steps, for the total loss and for
+the style term: the relative spread ``(max - min) / median``, the share of steps where it went
+*up*, and the jitter (mean absolute second difference / median: oscillation around the trend);
+the table gives stage 1 at the coarsest level (the longest run) and the last level's stage 2.
+Prints the tables and writes ``OUTDIR/style_loss.json`` (with every loss history);
+``--summarize A.json B.json`` prints the tables of earlier runs together. Skips (exit 0) when
+../shared/dpst is absent.
 """
 
 from __future__ import annotations
@@ -36,19 +38,30 @@ from photostyle.metrics import evaluate
 KEYS = ("photorealism", "structure", "style_distance")
 
 
+def _tail_figures(values: list[float], tail: float) -> dict[str, float]:
+    last = np.asarray(values[-max(3, round(tail * len(values))):])
+    median = float(np.median(np.abs(last))) or 1.0
+    return {"spread": float((last.max() - last.min()) / median),
+            "rising": float(np.mean(np.diff(last) > 0)),
+            "jitter": float(np.mean(np.abs(np.diff(last, 2))) / median)}
+
+
 def stability(history: list[dict], tail: float = 0.2) -> dict[str, dict[str, float]]:
-    """Per ``L<level>S<stage>`` run of >= 10 steps: spread and share of rising steps of the
-    total loss over its last ``tail`` of steps."""
-    runs: dict[str, list[float]] = {}
+    """Per ``L<level>S<stage>`` run of >= 10 steps, over its last ``tail`` of steps, for the
+    total loss and for the style term (Gram + histogram, whichever are on): ``spread``
+    (max - min) / median, ``rising`` the share of steps where it went up, and ``jitter`` the
+    mean absolute second difference / median (oscillation around the trend)."""
+    runs: dict[str, list[dict]] = {}
     for row in history:
-        runs.setdefault(f"L{int(row['level'])}S{int(row['stage'])}", []).append(row["total"])
+        runs.setdefault(f"L{int(row['level'])}S{int(row['stage'])}", []).append(row)
     out = {}
-    for key, values in runs.items():
-        if len(values) < 10:
+    for key, rows in runs.items():
+        if len(rows) < 10:
             continue
-        last = np.asarray(values[-max(2, round(tail * len(values))):])
-        out[key] = {"spread": float((last.max() - last.min()) / np.median(last)),
-                    "rising": float(np.mean(np.diff(last) > 0)), "steps": len(values)}
+        total = [r["total"] for r in rows]
+        style = [r.get("style", 0.0) + r.get("histogram", 0.0) for r in rows]
+        out[key] = {"steps": len(rows), **_tail_figures(total, tail),
+                    **{f"style_{k}": v for k, v in _tail_figures(style, tail).items()}}
     return out
 
 
@@ -63,7 +76,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quality", default="default")
     p.add_argument("--mode", default="photo")
     p.add_argument("--vgg-weights", default="random")
+    p.add_argument("--summarize", type=Path, nargs="+", metavar="JSON",
+                   help="only print the table of earlier runs' style_loss.json files "
+                        "(stability recomputed from their loss histories)")
     args = p.parse_args(argv)
+    if args.summarize:
+        rows = [r for path in args.summarize for r in json.loads(path.read_text())["rows"]]
+        for row in rows:
+            row["stability"] = stability(row["history"])
+        print(format_table(rows, args.losses))
+        return 0
     if not (args.dpst / "input").is_dir():
         print(f"{args.dpst} not found; nothing to do")
         return 0
@@ -98,9 +120,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def format_table(rows: list[dict], losses: list[str]) -> str:
-    """Per loss: the mean of each metric over the pairs, and of the stability figures."""
-    lines = ["| style loss | photorealism | structure | style dist | stage-1 spread | stage-1 "
-             "rising | last-level spread | seconds |", "|---|---|---|---|---|---|---|---|"]
+    """Per loss, means over the pairs: the eval metrics, the stability figures of stage 1 at
+    the coarsest level (the longest run) and of the last level's stage 2, and the run time;
+    then each pair's metrics."""
+    lines = ["| style loss | photorealism | structure | style dist | S1 spread | S1 jitter | "
+             "S1 style-term spread | S1 style-term rising | last-level spread | seconds |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for loss in losses:
         mine = [r for r in rows if r["loss"] == loss]
         if not mine:
@@ -108,11 +133,26 @@ def format_table(rows: list[dict], losses: list[str]) -> str:
         mean = {k: float(np.mean([r[k] for r in mine])) for k in (*KEYS, "seconds")}
         first = [r["stability"][min(r["stability"])] for r in mine if r["stability"]]
         last = [r["stability"][max(r["stability"])] for r in mine if r["stability"]]
+
+        def avg(runs: list[dict], key: str) -> float:
+            return float(np.mean([run[key] for run in runs]))
+
         lines.append(
             f"| {loss} | {mean['photorealism']:.3g} | {mean['structure']:.3f} | "
-            f"{mean['style_distance']:.2f} | {np.mean([s['spread'] for s in first]):.3g} | "
-            f"{np.mean([s['rising'] for s in first]):.2f} | "
-            f"{np.mean([s['spread'] for s in last]):.3g} | {mean['seconds']:.0f} |")
+            f"{mean['style_distance']:.2f} | {avg(first, 'spread'):.2e} | "
+            f"{avg(first, 'jitter'):.1e} | {avg(first, 'style_spread'):.3f} | "
+            f"{avg(first, 'style_rising'):.2f} | {avg(last, 'spread'):.2e} | "
+            f"{mean['seconds']:.0f} |")
+    heads = " | ".join(f"{loss}: photoreal. / struct. / style" for loss in losses)
+    lines += ["", f"| pair | {heads} |", "|---|" + "---|" * len(losses)]
+    for n in sorted({r["pair"] for r in rows}):
+        cells = []
+        for loss in losses:
+            found = [r for r in rows if r["pair"] == n and r["loss"] == loss]
+            cells.append(" / ".join([f"{found[0]['photorealism']:.2e}",
+                                     f"{found[0]['structure']:.3f}",
+                                     f"{found[0]['style_distance']:.2f}"]) if found else "—")
+        lines.append(f"| {n} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

@@ -184,7 +184,9 @@ def _histogram_bytes(config: Config, last: str, shapes: list[tuple[int, int, int
                      labels: int, elem: int) -> int:
     """The histogram loss (``style_loss`` ``"histogram"``/``"both"``): its targets (at most
     ``DEFAULT_BINS`` quantiles per channel and label), the residual each layer saves for the
-    backward pass, and the sort of the largest layer (values, order, matched values)."""
+    backward pass, and the transients of matching the largest layer (gathered values, sorted
+    values and order, interpolation indices, matched and scattered values, residual; fitted
+    on RSS rises at 171x256 and 342x512, benchmarks/RESULTS.md)."""
     relus = [name for name in layers_until(last) if name.startswith("relu")]
     by_name = dict(zip(relus, shapes, strict=True))
     used = [by_name[name] for name in config.histogram_loss_layers if name in by_name]
@@ -192,7 +194,7 @@ def _histogram_bytes(config: Config, last: str, shapes: list[tuple[int, int, int
         return 0
     sizes = [c * h * w for c, h, w in used]
     targets = sum(labels * c * min(DEFAULT_BINS, h * w) * elem for c, h, w in used)
-    return targets + sum(sizes) * elem + max(sizes) * (3 * elem + _INDEX_BYTES)
+    return targets + sum(sizes) * elem + max(sizes) * (5 * elem + 2 * _INDEX_BYTES)
 
 
 def matting_operator(config: Config, dtype: torch.dtype) -> str:

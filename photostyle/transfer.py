@@ -228,6 +228,13 @@ def _as_image(image: Tensor, name: str) -> Tensor:
     return image
 
 
+def _as_styles(styles: Sequence[Tensor]) -> list[Tensor]:
+    """:func:`_as_image` of each style image (named "style", or "style 2" … when several)."""
+    if len(styles) == 1:
+        return [_as_image(styles[0], "style")]
+    return [_as_image(s, f"style {i}") for i, s in enumerate(styles, start=1)]
+
+
 def _as_labels(mask: np.ndarray | Tensor, name: str) -> Tensor:
     labels = torch.as_tensor(np.array(mask.cpu() if isinstance(mask, Tensor) else mask))
     if labels.dim() != 2 or labels.is_floating_point() or labels.dtype == torch.bool:
@@ -299,6 +306,9 @@ def _prepare(content: Tensor, styles: Sequence[Tensor],
              ) -> tuple[Tensor, list[Tensor], Tensor | None, list[Tensor] | None, Tensor | None]:
     """:func:`prepare_inputs` for several styles, each with its own long side."""
     content = _as_image(content, "content")
+    styles = _as_styles(styles)
+    if (content_mask is None) != (style_masks is None):
+        raise InputError("give both a content mask and a style mask, or neither")
     c_size = fit_long_side(*content.shape[-2:], size)
     s_sizes = [fit_long_side(*s.shape[-2:], side)
                for s, side in zip(styles, style_sizes, strict=True)]
@@ -692,9 +702,7 @@ def transfer(content: Tensor, style: Tensor | Sequence[Tensor],
     styles = [style] if isinstance(style, Tensor) else list(style)
     if not styles:
         raise InputError("give at least one style image")
-    names = ["style"] if len(styles) == 1 else [f"style {i + 1}" for i in range(len(styles))]
-    styles = [_as_image(s, n).to(device=content.device, dtype=content.dtype)
-              for s, n in zip(styles, names, strict=True)]
+    styles = _as_styles(styles)
     if (content_mask is None) != (style_mask is None):
         raise InputError("give both a content mask and a style mask, or neither")
     style_masks = None

@@ -303,3 +303,16 @@ def test_cli_bad_mode_options(tiny_pair, capsys, extra, needle):
     assert code == 2 and needle in err, err
     assert len([line for line in err.splitlines() if "error" in line]) == 1
     assert sorted(p.name for p in d["dir"].iterdir()) == before
+
+
+def test_preview_and_transfer_check_every_style(pair, model):
+    from photostyle import preview
+
+    content, style, c_labels, _ = pair
+    with pytest.raises(InputError, match="give both"):
+        preview(content, style, c_labels, None, config=Config(size=64))
+    with pytest.raises(InputError, match="style 2"):
+        transfer(content, [style, style[:, :1]], config=Config(size=64, iters=(1, 1)),
+                 model=model)
+    with pytest.raises(InputError, match="at least one style"):
+        transfer(content, [], config=Config(size=64), model=model)
