@@ -67,7 +67,8 @@ ARTISTIC_QUALITY: dict[str, tuple[tuple[int, int], ...]] = {
 #: VGG-19 layers used by the paper (Gatys et al.; Luan et al. keep the same choice).
 CONTENT_LAYERS: tuple[str, ...] = ("relu4_2",)
 STYLE_LAYERS: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
-#: Layers of the histogram loss: the style layers (Risser et al. use relu1_1 and relu4_1).
+#: Layers of the histogram loss: the style layers (Risser et al. apply it at fewer layers;
+#: ``Config.histogram_layers`` selects a subset).
 HISTOGRAM_LAYERS: tuple[str, ...] = STYLE_LAYERS
 
 
