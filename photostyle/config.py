@@ -80,9 +80,9 @@ class Config:
     ----------
     mode : {"photo", "artistic"}
         ``"photo"``: Luan et al.'s two stages with the matting term and the local-affine
-        post-process. ``"artistic"``: Gatys et al.'s neural style, one stage (stage 1 only,
-        with all of each level's steps), no matting term and, unless ``post=True``, no
-        post-process; schedules from :data:`ARTISTIC_QUALITY`.
+        post-process. ``"artistic"``: Gatys et al.'s neural style, one stage (stage 1 only),
+        no matting term and, unless ``post=True``, no post-process; schedules from
+        :data:`ARTISTIC_QUALITY`.
     size : int or None
         Long side, in pixels, of the working image (content and style are both resized so that
         their long side is ``size``). ``None`` keeps the inputs' sizes.
