@@ -1,4 +1,5 @@
-"""The autograd function shared by the sparse and matrix-free photorealism energies."""
+"""The autograd function shared by the sparse and matrix-free photorealism energies, and the
+check of their image argument."""
 
 from __future__ import annotations
 
@@ -30,3 +31,16 @@ class QuadraticEnergy(autograd.Function):
     def backward(ctx: FunctionCtx, grad_output: Tensor) -> tuple[Tensor, None, None]:
         (lv,) = ctx.saved_tensors
         return lv * (grad_output * (2.0 * ctx.scale)), None, None
+
+
+def check_batch_image(image: Tensor, name: str) -> None:
+    """Raise ValueError unless ``image`` is a floating ``(1, 3, H, W)`` tensor."""
+    if not isinstance(image, Tensor):
+        raise ValueError(f"{name} must be a (1, 3, H, W) torch.Tensor, got {type(image)!r}")
+    if image.dim() != 4 or image.shape[0] != 1 or image.shape[1] != 3:
+        raise ValueError(
+            f"{name} must have shape (1, 3, H, W) (a batch of one RGB image), "
+            f"got {tuple(image.shape)}"
+        )
+    if not image.is_floating_point():
+        raise ValueError(f"{name} must be a floating tensor in [0, 1], got dtype {image.dtype}")

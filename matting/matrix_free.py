@@ -59,7 +59,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
-from ._quadratic import QuadraticEnergy
+from ._quadratic import QuadraticEnergy, check_batch_image
 from ._spd3 import inverse_cholesky_3x3
 
 #: Index pairs of the 6 unique entries of a symmetric 3x3 matrix, in storage order.
@@ -112,19 +112,6 @@ class WindowStatistics(NamedTuple):
     fit: Tensor
     radius: int
     reg: float
-
-
-def _check_image(image: Tensor, name: str) -> None:
-    """Raise ValueError unless ``image`` is a floating ``(1, 3, H, W)`` tensor."""
-    if not isinstance(image, Tensor):
-        raise ValueError(f"{name} must be a (1, 3, H, W) torch.Tensor, got {type(image)!r}")
-    if image.dim() != 4 or image.shape[0] != 1 or image.shape[1] != 3:
-        raise ValueError(
-            f"{name} must have shape (1, 3, H, W) (a batch of one RGB image), "
-            f"got {tuple(image.shape)}"
-        )
-    if not image.is_floating_point():
-        raise ValueError(f"{name} must be a floating tensor in [0, 1], got dtype {image.dtype}")
 
 
 def _window_sum(x: Tensor, radius: int) -> Tensor:
@@ -205,7 +192,7 @@ def window_statistics(
         If ``content`` is not a finite floating ``(1, 3, H, W)`` tensor at least one window
         large, or if ``eps <= 0`` or ``radius < 1``.
     """
-    _check_image(content, "content")
+    check_batch_image(content, "content")
     if isinstance(radius, bool) or not isinstance(radius, int) or radius < 1:
         raise ValueError(f"radius must be an integer >= 1, got {radius!r}")
     if not eps > 0:
@@ -510,7 +497,7 @@ def matting_energy_matrix_free(
     ValueError
         If ``image`` is not a floating ``(1, 3, H, W)`` tensor of the operator's size.
     """
-    _check_image(image, "image")
+    check_batch_image(image, "image")
     if isinstance(op, MatrixFreeLaplacian):
         stats = op.statistics(image.device, image.dtype)
     elif isinstance(op, WindowStatistics):

@@ -25,7 +25,7 @@ import scipy.sparse
 import torch
 from torch import Tensor, nn
 
-from ._quadratic import QuadraticEnergy
+from ._quadratic import QuadraticEnergy, check_batch_image
 from .laplacian import matting_laplacian
 from .matrix_free import MatrixFreeLaplacian, matting_energy_matrix_free
 
@@ -114,19 +114,6 @@ def laplacian_to_torch(
     )
 
 
-def _check_batch_image(image: Tensor, name: str) -> None:
-    """Raise ValueError unless ``image`` is a floating ``(1, 3, H, W)`` tensor."""
-    if not isinstance(image, Tensor):
-        raise ValueError(f"{name} must be a (1, 3, H, W) torch.Tensor, got {type(image)!r}")
-    if image.dim() != 4 or image.shape[0] != 1 or image.shape[1] != 3:
-        raise ValueError(
-            f"{name} must have shape (1, 3, H, W) (a batch of one RGB image), "
-            f"got {tuple(image.shape)}"
-        )
-    if not image.is_floating_point():
-        raise ValueError(f"{name} must be a floating tensor in [0, 1], got dtype {image.dtype}")
-
-
 def _sparse_matvec(laplacian: Tensor) -> Callable[[Tensor], Tensor]:
     """``image (1,3,H,W) -> L`` applied to each channel, with one sparse product on ``(N, 3)``."""
 
@@ -180,7 +167,7 @@ def matting_energy(
         If ``image`` is not a floating ``(1, 3, H, W)`` tensor or ``laplacian`` is not
         ``(H*W, H*W)``.
     """
-    _check_batch_image(image, "image")
+    check_batch_image(image, "image")
     num = image.shape[2] * image.shape[3]
     if not isinstance(laplacian, Tensor) or tuple(laplacian.shape) != (num, num):
         shape = tuple(laplacian.shape) if isinstance(laplacian, Tensor) else type(laplacian)
@@ -270,7 +257,7 @@ class MattingRegularizer(nn.Module):
         operator: str = "auto",
     ) -> None:
         super().__init__()
-        _check_batch_image(content, "content")
+        check_batch_image(content, "content")
         if operator not in _OPERATORS:
             raise ValueError(f"operator must be one of {_OPERATORS}, got {operator!r}")
         if operator == "auto":

@@ -348,22 +348,28 @@ def match_histogram(values: Tensor, target: HistogramTarget,
     if target.channels != c:
         raise ValueError(f"match_histogram: values have {c} channels, the target has "
                          f"{target.channels}")
+    w = None if weights is None else _check_weights(weights, (n,), "match_histogram: weights")
+    if w is not None:
+        w = w.to(values.device)
+        if not bool(w.sum() > 0):
+            raise ValueError("match_histogram: weights are all zero")
+    return _match(values, target.quantiles, w)
+
+
+def _match(values: Tensor, quantiles: Tensor, w: Tensor | None) -> Tensor:
+    """:func:`match_histogram` without the checks (and without reading anything back from the
+    device): ``values`` ``(C,N)``, ``quantiles`` ``(C,Q)``, ``w`` ``(N,)`` float64 masses with a
+    positive sum, on ``values``' device, or None."""
     with torch.no_grad():
         v = values.detach()
-        quantiles = target.quantiles.to(device=v.device, dtype=v.dtype)
-        q = quantiles.shape[1]
-        w = None if weights is None else _check_weights(weights, (n,), "match_histogram: weights")
+        quantiles = quantiles.to(device=v.device, dtype=v.dtype)
+        n, q = v.shape[1], quantiles.shape[1]
+        order = torch.sort(v, dim=1, stable=True).indices
         if w is None:
-            order = torch.sort(v, dim=1, stable=True).indices
             matched = _grid_lookup(quantiles, _uniform_positions(n, q, v.device))
         else:
-            w = w.to(v.device)
-            total = w.sum()
-            if not bool(total > 0):
-                raise ValueError("match_histogram: weights are all zero")
-            order = torch.sort(v, dim=1, stable=True).indices
             ws = w[order]
-            u = (ws.cumsum(1) - 0.5 * ws) / total
+            u = (ws.cumsum(1) - 0.5 * ws) / w.sum()
             matched = _grid_lookup(quantiles, u * q - 0.5)
         out = torch.empty_like(v).scatter_(1, order, matched)
         if w is not None:
@@ -411,8 +417,16 @@ def histogram_loss(features: Tensor, targets: Sequence[HistogramTarget],
     only (sorting fewer values); binary masks use the unit-weight path.
     """
     f = _check_features(features, "histogram_loss")
-    c, h, w = f.shape
     targets = tuple(targets)
+    _check_loss_inputs(f, targets, masks)
+    return _histogram_terms(f.reshape(f.shape[0], -1),
+                            _histogram_labels(targets, masks, region_weights, f))
+
+
+def _check_loss_inputs(f: Tensor, targets: tuple[HistogramTarget, ...],
+                       masks: Tensor | None) -> None:
+    """The argument checks of :func:`histogram_loss` (``f`` is ``(C,H,W)``)."""
+    c, h, w = f.shape
     k = len(targets)
     if k == 0:
         raise ValueError("histogram_loss: no targets")
@@ -423,13 +437,30 @@ def histogram_loss(features: Tensor, targets: Sequence[HistogramTarget],
         if t.channels != c:
             raise ValueError(f"histogram_loss: features have {c} channels, targets[{i}] has "
                              f"{t.channels}")
-    flat = f.reshape(c, h * w)
     if masks is None:
         if k != 1:
             raise ValueError(f"histogram_loss: {k} targets but no masks")
     elif masks.dim() != 3 or masks.shape[0] != k or tuple(masks.shape[1:]) != (h, w):
         raise ValueError(f"histogram_loss: masks must be (K,H,W) = {(k, h, w)} for {k} targets "
                          f"and features {tuple(f.shape)}, got {tuple(masks.shape)}")
+
+
+@dataclass(frozen=True)
+class _Label:
+    """Constants of one label's histogram term at one layer (fixed for a run)."""
+
+    index: Tensor | None  # the label's pixels when gathered (support under _GATHER_BELOW)
+    mask: Tensor | None  # m_k on those pixels, in the features' dtype (None: all ones)
+    mass: Tensor | None  # the same as float64 masses for the ranks (None: all ones)
+    coef: float  # a_k / E_k
+    quantiles: Tensor  # the target, in the features' dtype and on their device
+
+
+def _histogram_labels(targets: Sequence[HistogramTarget], masks: Tensor | None,
+                      region_weights: Tensor | None, like: Tensor) -> tuple[_Label, ...]:
+    """Per-label constants of :func:`histogram_loss` for features like ``like`` ``(C,H,W)``:
+    region weights, supports and masses are read once here, not at every step."""
+    c, h, w = like.shape
     if region_weights is None:
         if masks is None:
             weights = [1.0]
@@ -437,38 +468,46 @@ def histogram_loss(features: Tensor, targets: Sequence[HistogramTarget],
             cover = masks.detach().flatten(1).to(torch.float64).mean(1)
             weights = (cover / cover.sum().clamp_min(_TINY)).tolist()
     else:
-        if region_weights.shape != (k,):
-            raise ValueError(f"histogram_loss: region_weights must be ({k},), got "
+        if region_weights.shape != (len(targets),):
+            raise ValueError(f"histogram_loss: region_weights must be ({len(targets)},), got "
                              f"{tuple(region_weights.shape)}")
         weights = region_weights.detach().tolist()
-
-    total: Tensor | None = None
+    labels = []
     for label, a in enumerate(weights):
         if not a > 0:
             continue
         target = targets[label]
-        if masks is None:
-            x, m = flat, None
-        else:
-            m = masks[label].detach().reshape(h * w).to(device=f.device, dtype=f.dtype)
+        index = m = None
+        if masks is not None:
+            m = masks[label].detach().reshape(h * w).to(device=like.device, dtype=like.dtype)
             support = m > 0
             count = int(support.sum())
             if count == 0:
                 continue
             if count < _GATHER_BELOW * h * w:
-                idx = support.nonzero().squeeze(1)
-                x, m = flat.index_select(1, idx), m.index_select(0, idx)
-            else:
-                x = flat
+                index = support.nonzero().squeeze(1)
+                m = m.index_select(0, index)
             if bool((m == 1).all()):
                 m = None
-        matched = match_histogram(x.detach(), target, m)
+        quantiles = target.quantiles.to(device=like.device, dtype=like.dtype)
+        labels.append(_Label(index, m, None if m is None else m.to(torch.float64),
+                             a / target.energy, quantiles))
+    return tuple(labels)
+
+
+def _histogram_terms(flat: Tensor, labels: Sequence[_Label]) -> Tensor:
+    """Σ_k a_k Σ m‖F − R_k(F)‖² / (Σ m · E_k) of ``flat`` ``(C,N)`` features (the per-step
+    work of :func:`histogram_loss`: a gather, a sort and a scatter per label)."""
+    total: Tensor | None = None
+    for label in labels:
+        x = flat if label.index is None else flat.index_select(1, label.index)
+        matched = _match(x, label.quantiles, label.mass)
         residual = (x - matched).square()
-        if m is None:
+        if label.mask is None:
             term = residual.sum() / x.shape[1]
         else:
-            term = (residual.sum(0) * m).sum() / m.sum()
-        term = term * (a / target.energy)
+            term = (residual.sum(0) * label.mask).sum() / label.mask.sum()
+        term = term * label.coef
         total = term if total is None else total + term
     if total is None:  # nothing to match: zero, still attached to the features' graph
         total = (flat * 0).sum()
@@ -493,10 +532,22 @@ class HistogramLoss(nn.Module):
             "region_weights", None if region_weights is None else region_weights.detach().clone()
         )
 
+        self._labels: tuple[_Label, ...] = ()
+        self._key: tuple | None = None
+
     def _apply(self, fn: Callable[[Tensor], Tensor], *args, **kwargs) -> HistogramLoss:
         super()._apply(fn, *args, **kwargs)
         self.targets = tuple(HistogramTarget(fn(t.quantiles), t.energy) for t in self.targets)
+        self._key = None
         return self
 
     def forward(self, features: Tensor) -> Tensor:
-        return histogram_loss(features, self.targets, self.masks, self.region_weights)
+        """:func:`histogram_loss`, with the per-label constants computed on the first call
+        (and again only if the features' device, dtype or shape change)."""
+        f = _check_features(features, "histogram_loss")
+        key = (f.device, f.dtype, tuple(f.shape))
+        if key != self._key:
+            _check_loss_inputs(f, self.targets, self.masks)
+            self._labels = _histogram_labels(self.targets, self.masks, self.region_weights, f)
+            self._key = key
+        return _histogram_terms(f.reshape(f.shape[0], -1), self._labels)

@@ -8,7 +8,7 @@ import pytest
 
 from photostyle import VGG19Features
 
-from .synthetic import color_mask, scene_pair, to_tensor, write_png
+from .synthetic import scene_pair, to_tensor, write_pair
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
@@ -16,14 +16,7 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 @pytest.fixture
 def tiny_pair(tmp_path: Path) -> dict[str, Path]:
     """Content 64×80 and style 72×64 PNGs with colour masks, in tmp_path."""
-    content, style, c_labels, s_labels = scene_pair()
-    return {
-        "content": write_png(tmp_path / "content.png", content),
-        "style": write_png(tmp_path / "style.png", style),
-        "content_mask": write_png(tmp_path / "content_mask.png", color_mask(c_labels)),
-        "style_mask": write_png(tmp_path / "style_mask.png", color_mask(s_labels)),
-        "dir": tmp_path,
-    }
+    return write_pair(tmp_path, *scene_pair())
 
 
 @pytest.fixture(scope="module")

@@ -49,3 +49,16 @@ def scene_pair() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     content, c_labels = scene(64, 80, (0.55, 0.7, 0.95), (0.3, 0.55, 0.2), 0.45, seed=1)
     style, s_labels = scene(72, 64, (0.95, 0.5, 0.25), (0.2, 0.15, 0.35), 0.55, seed=2)
     return content, style, c_labels, s_labels
+
+
+def write_pair(folder: Path, content: np.ndarray, style: np.ndarray, c_labels: np.ndarray,
+               s_labels: np.ndarray) -> dict[str, Path]:
+    """The images and their DPST colour masks as PNGs in ``folder``: a dict of their paths
+    (``content``, ``style``, ``content_mask``, ``style_mask``) and ``dir``."""
+    return {
+        "content": write_png(folder / "content.png", content),
+        "style": write_png(folder / "style.png", style),
+        "content_mask": write_png(folder / "content_mask.png", color_mask(c_labels)),
+        "style_mask": write_png(folder / "style_mask.png", color_mask(s_labels)),
+        "dir": folder,
+    }

@@ -8,22 +8,15 @@ import pytest
 import torch
 from PIL import Image
 
-from photostyle import ARTISTIC_QUALITY, Config, InputError, cli, plan_levels, transfer
+from photostyle import ARTISTIC_QUALITY, Config, InputError, plan_levels, transfer
 from photostyle.histogram import histogram_target
 from photostyle.original_colors import keep_original_colors, rgb_to_yiq, yiq_to_rgb
 from photostyle.transfer import _Objective, _prepare, prepare_inputs
 
+from .cli_runner import run_cli
 from .synthetic import color_mask, scene, write_png
 
 FAST = ["--vgg-weights", "random", "--size", "64", "-q"]
-
-
-def _run(args, capsys):
-    try:
-        code = cli.main([str(a) for a in args])
-    except SystemExit as exc:  # argparse's own errors (a bad value for an option)
-        code = exc.code
-    return code, capsys.readouterr().err
 
 
 # --- configuration -------------------------------------------------------------------------
@@ -249,10 +242,10 @@ def test_original_colors_through_the_api(pair, model):
 def test_cli_artistic_end_to_end(tiny_pair, capsys):
     d = tiny_pair
     out = d["dir"] / "art.png"
-    code, err = _run([d["content"], d["style"], "-o", out, "--mode", "artistic",
-                      "--iters", "4", "--init", "content", "--pooling", "avg",
-                      "--style-loss", "both", "--save-stages", "--vgg-weights", "random",
-                      "--size", "64"], capsys)
+    code, _, err = run_cli([d["content"], d["style"], "-o", out, "--mode", "artistic",
+                           "--iters", "4", "--init", "content", "--pooling", "avg",
+                           "--style-loss", "both", "--save-stages", "--vgg-weights", "random",
+                           "--size", "64"], capsys)
     assert code == 0, err
     assert "artistic mode" in err and "stage 2" not in err
     assert Image.open(out).size == (64, 51)
@@ -266,11 +259,11 @@ def test_cli_several_styles_scale_and_original_colors(tiny_pair, capsys):
     style2 = write_png(d["dir"] / "style2.png", other)
     mask2 = write_png(d["dir"] / "style2_mask.png", color_mask(labels))
     out = d["dir"] / "mix.png"
-    code, err = _run([d["content"], d["style"], style2, "-o", out,
-                      "--content-mask", d["content_mask"],
-                      "--style-mask", d["style_mask"], mask2,
-                      "--style-blend-weights", "1,3", "--style-scale", "1.25",
-                      "--original-colors", "--iters", "3,3", *FAST], capsys)
+    code, _, err = run_cli([d["content"], d["style"], style2, "-o", out,
+                           "--content-mask", d["content_mask"],
+                           "--style-mask", d["style_mask"], mask2,
+                           "--style-blend-weights", "1,3", "--style-scale", "1.25",
+                           "--original-colors", "--iters", "3,3", *FAST], capsys)
     assert code == 0, err
     content = np.asarray(Image.open(d["content"]).resize((64, 51), Image.BILINEAR)) / 255.0
     result = np.asarray(Image.open(out)) / 255.0
@@ -298,8 +291,8 @@ def test_cli_bad_mode_options(tiny_pair, capsys, extra, needle):
     if extra and extra[0] == d["style"]:  # a second style photo: a positional argument
         style_args.append(extra.pop(0))
     before = sorted(p.name for p in d["dir"].iterdir())
-    code, err = _run([d["content"], *style_args, "-o", d["dir"] / "x.png", *FAST, *extra],
-                     capsys)
+    code, _, err = run_cli([d["content"], *style_args, "-o", d["dir"] / "x.png", *FAST, *extra],
+                           capsys)
     assert code == 2 and needle in err, err
     assert len([line for line in err.splitlines() if "error" in line]) == 1
     assert sorted(p.name for p in d["dir"].iterdir()) == before

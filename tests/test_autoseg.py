@@ -13,7 +13,6 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from photostyle import cli
 from segment import (
     ADE20K_CLASSES,
     GROUPS,
@@ -32,8 +31,9 @@ from segment import (
 )
 from segment.ade20k import group_index, short_name
 
+from .cli_runner import run_cli
 from .conftest import SHARED
-from .synthetic import color_mask, scene, to_tensor, write_png
+from .synthetic import scene, to_tensor, write_pair
 
 FAST = ["--vgg-weights", "random", "--size", "64", "--iters", "2,2", "-q"]
 
@@ -75,21 +75,9 @@ def _tiny_checkpoint(folder: Path, classes: int = 150, preprocessing: bool = Tru
     return folder
 
 
-def _run(args, capsys):
-    code = cli.main([str(a) for a in args])
-    return code, capsys.readouterr().err
-
-
 @pytest.fixture
 def pair_files(tmp_path: Path) -> dict[str, Path]:
-    content, style, c_truth, s_truth = _pair()
-    return {
-        "content": write_png(tmp_path / "content.png", content),
-        "style": write_png(tmp_path / "style.png", style),
-        "content_mask": write_png(tmp_path / "cmask.png", color_mask(c_truth)),
-        "style_mask": write_png(tmp_path / "smask.png", color_mask(s_truth)),
-        "dir": tmp_path,
-    }
+    return write_pair(tmp_path, *_pair())
 
 
 @pytest.fixture
@@ -325,8 +313,8 @@ def test_offline_fallback_warns_once_and_clusters(offline_hub):
 def test_cli_seg_auto_offline_completes_with_one_warning(pair_files, offline_hub, capsys):
     d = pair_files
     out, masks = d["dir"] / "out.png", d["dir"] / "masks"
-    code, err = _run([d["content"], d["style"], "-o", out, "--seg", "auto", "--save-masks",
-                      masks, *FAST], capsys)
+    code, _, err = run_cli([d["content"], d["style"], "-o", out, "--seg", "auto", "--save-masks",
+                           masks, *FAST], capsys)
     assert code == 0, err
     warned = [line for line in err.splitlines() if line.startswith("photostyle: warning:")]
     assert len(warned) == 1, err
@@ -339,18 +327,20 @@ def test_cli_seg_auto_offline_completes_with_one_warning(pair_files, offline_hub
         assert mask.shape == size[::-1]
         assert Image.open(masks / f"{kind}_overlay.png").size == size
     # The saved masks can be passed back as they are.
-    code, err = _run([d["content"], d["style"], "-o", d["dir"] / "again.png", "--content-mask",
-                      masks / "content_mask.png", "--style-mask", masks / "style_mask.png",
-                      *FAST], capsys)
+    code, _, err = run_cli([d["content"], d["style"], "-o", d["dir"] / "again.png",
+                           "--content-mask",
+                           masks / "content_mask.png", "--style-mask", masks / "style_mask.png",
+                           *FAST], capsys)
     assert code == 0 and "warning" not in err, err
 
 
 def test_cli_explicit_masks_win_over_seg(pair_files, capsys):
     d = pair_files
     masks = d["dir"] / "masks"
-    code, err = _run([d["content"], d["style"], "-o", d["dir"] / "out.png", "--seg", "cluster",
-                      "--content-mask", d["content_mask"], "--style-mask", d["style_mask"],
-                      "--save-masks", masks, *FAST], capsys)
+    code, _, err = run_cli([d["content"], d["style"], "-o", d["dir"] / "out.png", "--seg",
+                           "cluster",
+                           "--content-mask", d["content_mask"], "--style-mask", d["style_mask"],
+                           "--save-masks", masks, *FAST], capsys)
     assert code == 0, err
     assert "--seg cluster not used" in err
     saved = load_color_mask(masks / "content_mask.png", (96, 128))
@@ -375,8 +365,8 @@ def test_cli_seg_errors_give_one_line_and_exit_2(pair_files, capsys, case):
     else:
         extra, needle = ["--seg", "auto", "--seg-model", d["dir"] / "none"], "does not exist"
     before = sorted(p.name for p in d["dir"].iterdir())
-    code, err = _run([d["content"], d["style"], "-o", d["dir"] / "out.png", *extra, *FAST],
-                     capsys)
+    code, _, err = run_cli([d["content"], d["style"], "-o", d["dir"] / "out.png", *extra, *FAST],
+                           capsys)
     assert code == 2, err
     lines = [line for line in err.splitlines() if line.startswith("photostyle: error")]
     assert len(lines) == 1 and needle in lines[0], err

@@ -13,27 +13,19 @@ from PIL import Image
 
 from photostyle import cli
 
+from .cli_runner import folder_files, run_cli
 from .synthetic import write_png
 
 FAST = ["--vgg-weights", "random", "--size", "64", "--iters", "4,4", "-q"]
 
 
-def _run(args, capsys):
-    code = cli.main([str(a) for a in args])
-    captured = capsys.readouterr()
-    return code, captured.err
-
-
-def _files(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.iterdir())
-
-
 def test_end_to_end_with_masks_and_stages(tiny_pair, capsys):
     d = tiny_pair
     out = d["dir"] / "out.png"
-    code, err = _run([d["content"], d["style"], "-o", out, "--content-mask", d["content_mask"],
-                      "--style-mask", d["style_mask"], "--save-stages", "--save-every", "2",
-                      *FAST], capsys)
+    code, _, err = run_cli([d["content"], d["style"], "-o", out, "--content-mask",
+                           d["content_mask"],
+                           "--style-mask", d["style_mask"], "--save-stages", "--save-every", "2",
+                           *FAST], capsys)
     assert code == 0, err
     assert "untrained random VGG-19 weights" in err
     img = np.asarray(Image.open(out))
@@ -41,7 +33,7 @@ def test_end_to_end_with_masks_and_stages(tiny_pair, capsys):
     for name in ("out.stage1.png", "out.stage2.png", "out.stage1_0002.png",
                  "out.stage2_0004.png"):
         assert (d["dir"] / name).exists(), name
-    assert not any(n.startswith(".") for n in _files(d["dir"]))  # no temp files left
+    assert not any(n.startswith(".") for n in folder_files(d["dir"]))  # no temp files left
 
 
 def test_console_script_runs(tiny_pair):
@@ -61,7 +53,7 @@ def _assert_clean_error(code, err, needle, folder, before):
     assert code == 2
     lines = [line for line in err.strip().splitlines() if line.startswith("photostyle: error")]
     assert len(lines) == 1 and needle in lines[0], err
-    assert _files(folder) == before, "nothing may be written on error"
+    assert folder_files(folder) == before, "nothing may be written on error"
 
 
 @pytest.mark.parametrize("case", ["missing_content", "not_an_image", "missing_out_dir",
@@ -100,9 +92,9 @@ def test_bad_input_gives_one_line_and_exit_2(tiny_pair, capsys, case):
         extra, needle = ["--vgg-weights", folder / "weights.pth"], "weights.pth"
     elif case == "bad_extension":
         out, needle = folder / "out.xyz", "out.xyz"
-    before = _files(folder)
+    before = folder_files(folder)
     args = [content, style, "-o", out, *masks, *FAST, *extra]
-    code, err = _run(args, capsys)
+    code, _, err = run_cli(args, capsys)
     _assert_clean_error(code, err, needle, folder, before)
 
 
@@ -117,18 +109,19 @@ def test_ctrl_c_writes_best_result_so_far(tiny_pair, capsys, monkeypatch):
             raise KeyboardInterrupt
 
     monkeypatch.setattr(cli._Progress, "__call__", interrupt)
-    code, err = _run([d["content"], d["style"], "-o", out, *FAST], capsys)
+    code, _, err = run_cli([d["content"], d["style"], "-o", out, *FAST], capsys)
     assert code == 130
     assert "best image so far" in err
     assert Image.open(out).size == (64, 51)
-    assert not any(n.startswith(".") for n in _files(d["dir"]))
+    assert not any(n.startswith(".") for n in folder_files(d["dir"]))
 
 
 def test_env_var_names_weights(tiny_pair, capsys, monkeypatch):
     d = tiny_pair
     monkeypatch.setenv("PHOTOSTYLE_VGG_WEIGHTS", os.fspath(d["dir"] / "missing.pth"))
-    code, err = _run([d["content"], d["style"], "-o", d["dir"] / "o.png", "--size", "64", "-q"],
-                     capsys)
+    code, _, err = run_cli([d["content"], d["style"], "-o", d["dir"] / "o.png", "--size", "64",
+                           "-q"],
+                           capsys)
     assert code == 2 and "missing.pth" in err
 
 

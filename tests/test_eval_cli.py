@@ -13,21 +13,12 @@ from PIL import Image
 from photostyle import cli
 from photostyle.evaluate import find_output
 
+from .cli_runner import folder_files, run_cli
 from .conftest import SHARED
 from .synthetic import color_mask, scene, write_png
 
 DPST = SHARED / "dpst"
 KEYS = ["photorealism", "structure", "style_distance", "style_distance_content"]
-
-
-def _run(args, capsys):
-    code = cli.main([str(a) for a in args])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def _files(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.iterdir())
 
 
 def _masks(d: dict) -> list:
@@ -36,8 +27,8 @@ def _masks(d: dict) -> list:
 
 def test_eval_json_keys_and_known_values(tiny_pair, capsys):
     d = tiny_pair
-    code, out, err = _run(["eval", d["content"], d["style"], d["content"], *_masks(d), "--json"],
-                          capsys)
+    code, out, err = run_cli(["eval", d["content"], d["style"], d["content"], *_masks(d), "--json"],
+                             capsys)
     assert code == 0, err
     result = json.loads(out)
     assert list(result) == KEYS
@@ -47,11 +38,11 @@ def test_eval_json_keys_and_known_values(tiny_pair, capsys):
 
 def test_eval_plain_text_and_vgg(tiny_pair, capsys):
     d = tiny_pair
-    code, out, err = _run(["eval", d["content"], d["style"], d["style"], "--vgg-weights",
-                           "random"], capsys)
+    code, out, err = run_cli(["eval", d["content"], d["style"], d["style"], "--vgg-weights",
+                             "random"], capsys)
     assert code != 0 and "aspect" in err  # the style is not a picture of the content
-    code, out, err = _run(["eval", d["content"], d["style"], d["content"], "--vgg-weights",
-                           "random"], capsys)
+    code, out, err = run_cli(["eval", d["content"], d["style"], d["content"], "--vgg-weights",
+                             "random"], capsys)
     assert code == 0, err
     assert [line.split()[0] for line in out.strip().splitlines()] == [*KEYS, "vgg_style"]
 
@@ -68,8 +59,8 @@ def test_eval_report_layout(tiny_pair, capsys):
     write_png(out_img, content[:, :, ::-1].copy())  # channels swapped: a colour change
     write_png(d["dir"] / "out.stage1.png", content)  # found as stage 1 next to the output
     report = d["dir"] / "sheet.png"
-    code, _, err = _run(["eval", d["content"], d["style"], out_img, *_masks(d), "--report",
-                         report], capsys)
+    code, _, err = run_cli(["eval", d["content"], d["style"], out_img, *_masks(d), "--report",
+                           report], capsys)
     assert code == 0, err
     sheet = np.asarray(Image.open(report))
     # content 80x64 | style 64x72 | content mask | style mask | stage 1 | final
@@ -80,14 +71,14 @@ def test_eval_report_layout(tiny_pair, capsys):
     x0 = 12 + 320 + 8 + 228 + 8
     top, bottom = sheet[20, x0 + 150].astype(int), sheet[250, x0 + 150].astype(int)
     assert top[2] > top[1] and bottom[1] > bottom[2]
-    assert not any(n.startswith(".") for n in _files(d["dir"]))
+    assert not any(n.startswith(".") for n in folder_files(d["dir"]))
 
 
 def test_eval_report_without_masks_or_stage1(tiny_pair, capsys):
     d = tiny_pair
     report = d["dir"] / "sheet.png"
-    code, _, err = _run(["eval", d["content"], d["style"], d["content"], "--report", report],
-                        capsys)
+    code, _, err = run_cli(["eval", d["content"], d["style"], d["content"], "--report", report],
+                           capsys)
     assert code == 0, err
     assert Image.open(report).size[0] == _sheet_width([(80, 64), (64, 72), (80, 64)])
 
@@ -116,8 +107,8 @@ def test_pairs_table_csv_and_missing_output(tmp_path, capsys):
     table = tmp_path / "table.csv"
     report_dir = tmp_path / "sheets"
     report_dir.mkdir()
-    code, out, err = _run(["eval", "--pairs", pairs, "--outputs", outputs, "--csv", table,
-                           "--report", report_dir], capsys)
+    code, out, err = run_cli(["eval", "--pairs", pairs, "--outputs", outputs, "--csv", table,
+                             "--report", report_dir], capsys)
     assert code == 0, err
     assert "pair 2: no output" in err
     lines = out.strip().splitlines()
@@ -130,7 +121,7 @@ def test_pairs_table_csv_and_missing_output(tmp_path, capsys):
     assert float(rows[0]["structure"]) == pytest.approx(1.0)
     assert float(rows[0]["photorealism"]) < 1e-5
     assert rows[0]["output"].endswith("result_1.png")
-    assert _files(report_dir) == ["pair1.png"]
+    assert folder_files(report_dir) == ["pair1.png"]
 
 
 def test_find_output_rule(tmp_path):
@@ -149,9 +140,9 @@ def test_find_output_rule(tmp_path):
 def test_main_command_report(tiny_pair, capsys):
     d = tiny_pair
     out, report = d["dir"] / "out.png", d["dir"] / "out_report.png"
-    code, _, err = _run([d["content"], d["style"], "-o", out, *_masks(d), "--vgg-weights",
-                         "random", "--size", "64", "--iters", "3,3", "-q", "--report", report],
-                        capsys)
+    code, _, err = run_cli([d["content"], d["style"], "-o", out, *_masks(d), "--vgg-weights",
+                           "random", "--size", "64", "--iters", "3,3", "-q", "--report", report],
+                           capsys)
     assert code == 0, err
     # content | style | content mask | style mask | stage 1 (64x51) | final (64x51)
     assert Image.open(report).size[0] == _sheet_width([(80, 64), (64, 72), (80, 64), (64, 72),
@@ -210,24 +201,24 @@ def test_bad_paths_exit_2_with_one_line(tiny_pair, capsys, case):
         extra, needle = ["--vgg-weights", folder / "w.pth"], "w.pth"
     elif case == "no_arguments":
         args, needle = ["eval"], "CONTENT STYLE OUTPUT"
-    before = _files(folder)
+    before = folder_files(folder)
     if args is None:
         args = ["eval", content, style, output, *extra]
-    code, out, err = _run(args, capsys)
+    code, out, err = run_cli(args, capsys)
     assert code == 2
     lines = [line for line in err.strip().splitlines() if "error" in line]
     assert len(lines) == 1 and needle in lines[0], err
     assert out == ""
-    assert _files(folder) == before, "nothing may be written on error"
+    assert folder_files(folder) == before, "nothing may be written on error"
 
 
 @pytest.mark.skipif(not (DPST / "final_results").is_dir(), reason="../shared/dpst is absent")
 def test_paper_result_is_photorealistic_and_closer_to_the_style(capsys):
     n = 11
-    code, out, err = _run(["eval", DPST / "input" / f"in{n}.png", DPST / "style" / f"tar{n}.png",
-                           DPST / "final_results" / f"best{n}_t_1000.png", "--content-mask",
-                           DPST / "segmentation" / f"in{n}.png", "--style-mask",
-                           DPST / "segmentation" / f"tar{n}.png", "--json"], capsys)
+    code, out, err = run_cli(["eval", DPST / "input" / f"in{n}.png", DPST / "style" / f"tar{n}.png",
+                             DPST / "final_results" / f"best{n}_t_1000.png", "--content-mask",
+                             DPST / "segmentation" / f"in{n}.png", "--style-mask",
+                             DPST / "segmentation" / f"tar{n}.png", "--json"], capsys)
     assert code == 0, err
     result = json.loads(out)
     assert result["photorealism"] < 1e-3

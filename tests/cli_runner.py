@@ -1,0 +1,23 @@
+"""Running the ``photostyle`` command line in-process, for the CLI tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from photostyle import cli
+
+
+def run_cli(args, capsys) -> tuple[int, str, str]:
+    """``photostyle.cli.main`` on ``args`` (each ``str()``-ed): the exit status (also of
+    argparse's own errors, which raise SystemExit), stdout and stderr."""
+    try:
+        code = cli.main([str(a) for a in args])
+    except SystemExit as exc:  # argparse: a bad value for an option
+        code = exc.code
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def folder_files(folder: Path) -> list[str]:
+    """The names in ``folder``, sorted (to check that nothing was written)."""
+    return sorted(p.name for p in folder.iterdir())
