@@ -41,7 +41,6 @@ writes JSON.
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import os
 import platform
@@ -119,14 +118,6 @@ def _time(fn, device, reps: int) -> float:
     return statistics.median(times)
 
 
-def _operators() -> list[str]:
-    from matting import MattingRegularizer
-
-    if "operator" in inspect.signature(MattingRegularizer).parameters:
-        return ["sparse", "matrix_free"]
-    return ["sparse"]  # this matting has no matrix-free operator: only the sparse path
-
-
 def steps(size: int, device: str, weights: str, reps: int, style_loss: str = "gram") -> dict:
     """Laplacian setup and the per-step cost split at long side ``size`` (this process)."""
     import torch
@@ -145,10 +136,9 @@ def steps(size: int, device: str, weights: str, reps: int, style_loss: str = "gr
 
     # Laplacian: setup and one energy + gradient, per operator.
     x = c.detach().clone().requires_grad_(True)
-    for op in _operators():
-        kwargs = {"operator": op} if len(_operators()) > 1 else {}
+    for op in ("sparse", "matrix_free"):
         t = time.perf_counter()
-        reg = MattingRegularizer(c, weight=config.weight("matting_weight"), **kwargs)
+        reg = MattingRegularizer(c, weight=config.weight("matting_weight"), operator=op)
         _sync(device)
         row[f"laplacian_setup_{op}_s"] = time.perf_counter() - t
         row[f"matting_{op}_s"] = _time(lambda reg=reg: reg(x).backward(), device, reps)

@@ -25,6 +25,7 @@ from .regularizer import (
     laplacian_to_torch,
     matting_energy,
     photorealism_residual,
+    resolve_operator,
 )
 
 __all__ = [
@@ -39,5 +40,6 @@ __all__ = [
     "matting_energy_matrix_free",
     "matting_laplacian",
     "photorealism_residual",
+    "resolve_operator",
     "window_statistics",
 ]

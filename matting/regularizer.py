@@ -181,6 +181,16 @@ def matting_energy(
     return QuadraticEnergy.apply(image, _sparse_matvec(laplacian), scale)
 
 
+def resolve_operator(operator: str, dtype: torch.dtype) -> str:
+    """The operator :class:`MattingRegularizer` uses for ``operator`` and content ``dtype``:
+    ``"auto"`` is the matrix-free one from 32-bit floats up, the sparse matrix below."""
+    if operator not in _OPERATORS:
+        raise ValueError(f"operator must be one of {_OPERATORS}, got {operator!r}")
+    if operator != "auto":
+        return operator
+    return "sparse" if torch.finfo(dtype).bits < 32 else "matrix_free"
+
+
 class MattingRegularizer(nn.Module):
     r"""Matting-Laplacian photorealism term for a fixed content image (Luan et al. 2017).
 
@@ -258,11 +268,7 @@ class MattingRegularizer(nn.Module):
     ) -> None:
         super().__init__()
         check_batch_image(content, "content")
-        if operator not in _OPERATORS:
-            raise ValueError(f"operator must be one of {_OPERATORS}, got {operator!r}")
-        if operator == "auto":
-            low_precision = torch.finfo(content.dtype).bits < 32
-            operator = "sparse" if low_precision else "matrix_free"
+        operator = resolve_operator(operator, content.dtype)
         self.operator = operator
         self.height, self.width = int(content.shape[2]), int(content.shape[3])
         self.eps = float(eps)

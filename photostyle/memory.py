@@ -35,11 +35,12 @@ caching allocator's rounding adds some slack.
 
 from __future__ import annotations
 
-import inspect
 import os
 from pathlib import Path
 
 import torch
+
+from matting import resolve_operator
 
 from .config import Config
 from .errors import InputError
@@ -199,15 +200,8 @@ def _histogram_bytes(config: Config, last: str, shapes: list[tuple[int, int, int
 
 def matting_operator(config: Config, dtype: torch.dtype) -> str:
     """The Laplacian operator a run uses: ``config.matting_operator``, with ``"auto"`` resolved
-    as :class:`matting.MattingRegularizer` does (matrix-free from 32-bit floats up, where that
-    operator exists)."""
-    from matting import MattingRegularizer
-
-    if "operator" not in inspect.signature(MattingRegularizer).parameters:
-        return "sparse"
-    if config.matting_operator != "auto":
-        return config.matting_operator
-    return "matrix_free" if torch.finfo(dtype).bits >= 32 else "sparse"
+    as :class:`matting.MattingRegularizer` does (:func:`matting.resolve_operator`)."""
+    return resolve_operator(config.matting_operator, dtype)
 
 
 def estimate_peak_memory(height: int, width: int, config: Config | None = None,

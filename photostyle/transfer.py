@@ -20,7 +20,6 @@ Reference: F. Luan, S. Paris, E. Shechtman, K. Bala, "Deep Photo Style Transfer"
 
 from __future__ import annotations
 
-import inspect
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -623,14 +622,9 @@ def _start_image(config: Config, content: Tensor, styles: Sequence[Tensor],
 
 
 def _matting(content: Tensor, config: Config) -> MattingRegularizer:
-    kwargs = {}
-    if "operator" in inspect.signature(MattingRegularizer).parameters:
-        kwargs["operator"] = config.matting_operator
-    elif config.matting_operator == "matrix_free":
-        raise InputError("matting_operator 'matrix_free' needs matting.MattingRegularizer("
-                         "operator=...), not in this version of matting")
     return MattingRegularizer(content, eps=config.matting_eps, radius=config.matting_radius,
-                              weight=config.weight("matting_weight"), **kwargs)
+                              weight=config.weight("matting_weight"),
+                              operator=config.matting_operator)
 
 
 def _label_count(mask: np.ndarray | Tensor | None) -> int:
