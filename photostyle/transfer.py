@@ -463,8 +463,7 @@ class _Objective:
         blend = _blend(config, len(styles))
         with torch.inference_mode():
             c_feats = model(content, config.content_layers)
-            s_feats = [{k: v.clone() for k, v in model(s, style_layers).items()}
-                       for s in styles]
+            s_feats = [model(s, style_layers) for s in styles]
         c_feats = {k: v.clone() for k, v in c_feats.items()}  # normal tensors: usable in autograd
         s_feats = [{k: v.clone() for k, v in f.items()} for f in s_feats]
         ops = layer_ops(model.names)
