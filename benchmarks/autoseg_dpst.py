@@ -33,7 +33,7 @@ import numpy as np
 from dpst import DPST, pair_numbers
 from scipy.optimize import linear_sum_assignment
 
-from photostyle import load_image
+from photostyle.io.tensors import load_image
 from segment import ClusterParams, align_masks, automatic_masks, load_color_mask
 
 

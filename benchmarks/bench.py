@@ -25,7 +25,7 @@ For each long side (default 256, 512, 700; and 1024, 2048 on CUDA), on the examp
   every level, post-process), each preset in a fresh subprocess so that its peak memory —
   the rise of the process's peak RSS over the run on the CPU (``/proc/self/clear_refs``
   resets it), ``max_memory_allocated`` on CUDA — belongs to it alone, next to
-  :func:`photostyle.memory.estimate_peak_memory`. ``max`` (the paper's 1000 + 1000 steps at
+  :func:`photostyle.neural.memory.estimate_peak_memory`. ``max`` (the paper's 1000 + 1000 steps at
   full size) is run on CUDA only; on the CPU its time is extrapolated from the full-step time
   and marked so.
 * ``--memory``: the estimate against single-scale runs whose L-BFGS history fills up.
@@ -47,7 +47,6 @@ import platform
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -86,7 +85,7 @@ def machine_text(info: dict) -> str:
 def _load(device):
     import torch
 
-    from photostyle import load_image
+    from photostyle.io.tensors import load_image
     from segment import align_masks, load_color_mask
 
     dev = torch.device(device)
@@ -124,9 +123,12 @@ def steps(size: int, device: str, weights: str, reps: int, style_loss: str = "gr
 
     from matting import MattingRegularizer
     from photostyle import Config, VGG19Features
-    from photostyle.optim import LBFGS
-    from photostyle.transfer import _MaskedGramLoss, _Objective, _run_stage, prepare_inputs
-    from photostyle.vgg import deepest
+    from photostyle.neural.gram import MaskedGramLoss
+    from photostyle.neural.inputs import prepare_inputs
+    from photostyle.neural.objective import Objective
+    from photostyle.neural.optim import LBFGS
+    from photostyle.neural.transfer import run_stage
+    from photostyle.neural.vgg import deepest
 
     content, style, c_labels, s_labels = _load(device)
     config = Config(size=size, vgg_weights=weights, style_loss=style_loss)
@@ -146,7 +148,7 @@ def steps(size: int, device: str, weights: str, reps: int, style_loss: str = "gr
     model = VGG19Features(weights, last=deepest(config.feature_layers))
     model = model.to(device=c.device, dtype=c.dtype)
     channels_last = c.device.type == "cuda"
-    objective = _Objective(model, model, config, c, [s], cm, None if sm is None else [sm], w,
+    objective = Objective(model, model, config, c, [s], cm, None if sm is None else [sm], w,
                            channels_last)
     layers = objective.layers
 
@@ -161,16 +163,16 @@ def steps(size: int, device: str, weights: str, reps: int, style_loss: str = "gr
     leaves = {k: v.detach().clone().requires_grad_(True) for k, v in feats.items()}
 
     def losses() -> None:
-        total = sum(_MaskedGramLoss.apply(leaves[k], labels)
+        total = sum(MaskedGramLoss.apply(leaves[k], labels)
                     for k, labels in objective.style_terms.items())
         total = total + sum(loss(leaves[k]) for k, loss in objective.content_losses.items())
         total = total + sum(loss(leaves[k]) for k, loss in objective.histogram_terms.items())
-        from photostyle.losses import tv_loss
+        from photostyle.neural.losses import tv_loss
 
         (total + tv_loss(x)).backward()
 
     row["losses_s"] = _time(losses, device, reps)
-    objective.matting = MattingRegularizer(c, weight=config.weight("matting_weight"))
+    objective.add_matting()
     row["matting_s"] = _time(lambda: objective.matting(x).backward(), device, reps)
     row["matting_operator"] = getattr(objective.matting, "operator", "sparse")
 
@@ -204,7 +206,7 @@ def steps(size: int, device: str, weights: str, reps: int, style_loss: str = "gr
     # no progress read until the last step), after one warm-up step. Its L-BFGS history is
     # short, so the history-`history` update time is swapped in for the ratio.
     def loop(n: int) -> None:
-        _run_stage(2, 1, 1, c, n, objective, config, 10**9, None, [])
+        run_stage(2, 1, 1, c, n, objective, config, 10**9, None, [])
 
     loop(1)
     _sync(device)
@@ -216,12 +218,12 @@ def steps(size: int, device: str, weights: str, reps: int, style_loss: str = "gr
     row["ratio"] = row["full_step_s"] / row["bare_step_s"]
 
     # The same loop without masks (one label): how much of the overhead is the masked Grams.
-    plain = _Objective(model, model, config, c, [s], None, None, None, channels_last)
-    plain.matting = objective.matting
-    _run_stage(2, 1, 1, c, 1, plain, config, 10**9, None, [])
+    plain = Objective(model, model, config, c, [s], None, None, None, channels_last)
+    plain.add_matting()
+    run_stage(2, 1, 1, c, 1, plain, config, 10**9, None, [])
     _sync(device)
     t = time.perf_counter()
-    _run_stage(2, 1, 1, c, reps + 1, plain, config, 10**9, None, [])
+    run_stage(2, 1, 1, c, reps + 1, plain, config, 10**9, None, [])
     _sync(device)
     row["full_step_nomask_s"] = ((time.perf_counter() - t) / (reps + 1) + row["optimizer_s"]
                                  - row["optimizer_short_s"])
@@ -249,7 +251,7 @@ def preset(size: int, quality: str, device: str, weights: str,
     import torch
 
     from photostyle import Config, transfer
-    from photostyle.memory import estimate_peak_memory
+    from photostyle.neural.memory import estimate_peak_memory
 
     content, style, c_labels, s_labels = _load(device)
     config = Config(size=size, quality=quality, vgg_weights=weights, style_loss=style_loss)
@@ -437,10 +439,9 @@ def main(argv: list[str] | None = None) -> int:
     result["load_after"] = _load_average()
     print(report(result))
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=args.json.parent, suffix=".json")
-    with os.fdopen(fd, "w") as handle:
-        json.dump(result, handle, indent=2)
-    os.replace(tmp, args.json)
+    from photostyle.io.files import atomic_write_text
+
+    atomic_write_text(args.json, json.dumps(result, indent=2))
     print(f"wrote {args.json}")
     return 0
 
@@ -465,7 +466,7 @@ def _extrapolate_max(step_row: dict, preset_rows: list[dict]) -> dict:
 
 def _max_estimate(step_row: dict) -> int:
     from photostyle import Config
-    from photostyle.memory import estimate_peak_memory
+    from photostyle.neural.memory import estimate_peak_memory
 
     return estimate_peak_memory(step_row["height"], step_row["width"], Config(quality="max"),
                                 labels=step_row["labels"])

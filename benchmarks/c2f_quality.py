@@ -11,8 +11,8 @@ runs the paper's single-scale schedule (``quality="max"``) with ``N + N`` steps,
 so that its CPU time is ``--factor`` times the coarse-to-fine run's (per-step CPU time of a
 full-size step measured at the coarse-to-fine run's finest level). Both results are saved
 (``OUTDIR/<quality>/inN.png``, ``OUTDIR/single/inN.png``) and scored with
-:func:`photostyle.metrics.evaluate` as 8-bit images, like ``photostyle eval``. Prints a table
-and writes ``OUTDIR/c2f_quality.json``. Skips (exit 0) when ../shared/dpst is absent.
+:func:`photostyle.evaluation.metrics.evaluate` as 8-bit images, like ``photostyle eval``.
+Prints a table and writes ``OUTDIR/c2f_quality.json``. Skips (exit 0) when ../shared/dpst is absent.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ import torch
 from dpst import DPST, load_pair, write_json
 
 from photostyle import Config, VGG19Features, save_image, transfer
-from photostyle.images import read_image, to_uint8
-from photostyle.metrics import evaluate
+from photostyle.evaluation.metrics import evaluate
+from photostyle.io.images import read_image, to_uint8
 
 
 class _Clock:

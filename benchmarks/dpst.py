@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from photostyle import load_image
+from photostyle.io.files import atomic_write_text
+from photostyle.io.tensors import load_image
 from segment import align_masks, load_color_mask
 
 DPST = Path(__file__).resolve().parents[1].parent / "shared" / "dpst"
@@ -37,12 +36,4 @@ def load_pair(root: Path, n: int, device: torch.device | str | None = None,
 
 def write_json(path: Path, data: object, indent: int | None = 2) -> Path:
     """Write ``data`` as JSON to ``path`` atomically (a temporary file, then a rename)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".json")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(data, handle, indent=indent)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write_text(path, json.dumps(data, indent=indent))

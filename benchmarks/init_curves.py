@@ -7,7 +7,8 @@ Usage::
 
 For every pair and start it runs stage 1 only (no stage 2, no post-process) and records the
 weighted style loss at every step (``result.history``) and, at the checkpoints, the
-:mod:`photostyle.metrics` of the current image (photorealism, structure, Lab style distance).
+:mod:`photostyle.evaluation.metrics` of the current image (photorealism, structure, Lab
+style distance).
 ``transfer+post`` is the transfer start followed by the preview's local-affine post-process
 (measured here to choose whether ``init="transfer"`` should include it). Writes
 ``OUTDIR/curves.json`` (every curve) and prints, per start, the mean over pairs of the
@@ -32,13 +33,13 @@ import numpy as np
 import torch
 from dpst import DPST, load_pair, write_json
 
-from matting import local_affine_post
+from matting.local_affine_numpy import local_affine_post_numpy
 from photostyle import Config, VGG19Features, transfer
-from photostyle.metrics import evaluate
+from photostyle.evaluation.metrics import evaluate
 
 STARTS = ("content", "noise", "transfer", "transfer+post")
 #: The module (``photostyle.transfer`` the attribute is the function of that name).
-transfer_module = importlib.import_module("photostyle.transfer")
+transfer_module = importlib.import_module("photostyle.neural.transfer")
 
 
 def _array(image: torch.Tensor) -> np.ndarray:
@@ -52,9 +53,11 @@ def _with_post(config: Config):
 
     def start(content, style, c_masks, s_masks, **options):
         image = plain(content, style, c_masks, s_masks, **options)
-        return local_affine_post(image, content, radius=config.post_radius, eps=config.post_eps,
-                                 smooth_radius=config.post_smooth_radius,
-                                 sigma_range=config.post_sigma, scale=config.preview_post_scale)
+        return local_affine_post_numpy(image, content, radius=config.post_radius,
+                                       eps=config.post_eps,
+                                       smooth_radius=config.post_smooth_radius,
+                                       sigma_range=config.post_sigma,
+                                       scale=config.preview_post_scale)
 
     return plain, start
 

@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.dpst} not found; nothing to do")
         return 0
     args.outdir.mkdir(parents=True, exist_ok=True)
-    config = Config(size=args.size, transfer_method=args.transfer,
+    config = Config(quality="preview", size=args.size, transfer_method=args.transfer,
                     transfer_space=args.transfer_space)
     rows = []
     for n in args.pairs or pair_numbers(args.dpst):

@@ -8,7 +8,7 @@ Usage::
 
 For each pair in ../shared/dpst and each style loss, runs :func:`photostyle.transfer` with
 that loss and everything else at its default, writes ``OUTDIR/<loss>/inN.png`` and scores it
-as an 8-bit image with :func:`photostyle.metrics.evaluate` (as ``photostyle eval``:
+as an 8-bit image with :func:`photostyle.evaluation.metrics.evaluate` (as ``photostyle eval``:
 photorealism, structure, style distance). Stability (:func:`stability`): for every stage at
 every level with at least 10 steps, over the last 20% of its steps, for the total loss and for
 the style term: the relative spread ``(max - min) / median``, the share of steps where it went
@@ -32,8 +32,8 @@ import torch
 from dpst import DPST, load_pair, pair_numbers, write_json
 
 from photostyle import Config, VGG19Features, save_image, transfer
-from photostyle.images import read_image, to_uint8
-from photostyle.metrics import evaluate
+from photostyle.evaluation.metrics import evaluate
+from photostyle.io.images import read_image, to_uint8
 
 KEYS = ("photorealism", "structure", "style_distance")
 

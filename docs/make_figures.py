@@ -20,8 +20,8 @@ import sys
 from pathlib import Path
 
 from photostyle import Config, VGG19Features, load_image, save_image, transfer
-from photostyle.images import to_uint8
-from photostyle.report import make_image_row
+from photostyle.evaluation.report import make_image_row
+from photostyle.io.images import to_uint8
 from segment import align_masks, load_color_mask
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -6,40 +6,23 @@
 - :class:`MatrixFreeLaplacian`, :func:`matting_energy_matrix_free`, :func:`window_statistics`,
   :func:`matrix_free_matvec`: the same Laplacian applied from box filters (He et al. 2010),
   never formed; :class:`MattingRegularizer` uses it by default.
-- :func:`photorealism_residual`: the mean local-affine residual of an output (a metric).
 - :func:`local_affine_post`, :class:`LocalAffinePost`: DPST's "best local affine"
-  post-process.
+  post-process on tensors.
+
+Names are loaded lazily (PEP 562, through ``lazy_loader``): :mod:`.laplacian` is numpy and
+scipy only, and torch is imported only when a torch-based name is used.
 """
 
-from .laplacian import matting_laplacian
-from .local_affine import LocalAffinePost, local_affine_post
-from .matrix_free import (
-    MatrixFreeLaplacian,
-    WindowStatistics,
-    matrix_free_matvec,
-    matting_energy_matrix_free,
-    window_statistics,
-)
-from .regularizer import (
-    MattingRegularizer,
-    laplacian_to_torch,
-    matting_energy,
-    photorealism_residual,
-    resolve_operator,
-)
+import lazy_loader
 
-__all__ = [
-    "LocalAffinePost",
-    "MatrixFreeLaplacian",
-    "MattingRegularizer",
-    "WindowStatistics",
-    "laplacian_to_torch",
-    "local_affine_post",
-    "matrix_free_matvec",
-    "matting_energy",
-    "matting_energy_matrix_free",
-    "matting_laplacian",
-    "photorealism_residual",
-    "resolve_operator",
-    "window_statistics",
-]
+__getattr__, __dir__, __all__ = lazy_loader.attach(
+    __name__,
+    submod_attrs={
+        "laplacian": ["matting_laplacian"],
+        "local_affine": ["LocalAffinePost", "local_affine_post"],
+        "matrix_free": ["MatrixFreeLaplacian", "WindowStatistics", "matrix_free_matvec",
+                        "matting_energy_matrix_free", "window_statistics"],
+        "regularizer": ["MattingRegularizer", "laplacian_to_torch", "matting_energy",
+                        "resolve_operator"],
+    },
+)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse
 
-from ._spd3 import inverse_3x3
+from .spd3 import inverse_3x3
 
 
 def _check_image(image: np.ndarray, eps: float, radius: int) -> np.ndarray:

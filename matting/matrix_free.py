@@ -30,7 +30,7 @@ cache.
 Two measures keep low precision (float32) usable, with no effect in exact arithmetic:
 
 - :math:`\Delta_k^{-1}` is applied as :math:`W_k^\top W_k`, :math:`W_k = L_k^{-1}` the inverse
-  Cholesky factor (:mod:`matting._spd3`), never as an explicit matrix: in grey or flat windows
+  Cholesky factor (:mod:`matting.spd3`), never as an explicit matrix: in grey or flat windows
   :math:`\Delta_k` is nearly singular and rounding the entries of an explicit inverse (up to
   :math:`1/\rho`) destroys the well-conditioned directions.
 - A global affine fit :math:`V_d \approx G_d^\top I + g_d` (a control variate) is taken out of
@@ -59,8 +59,8 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
-from ._quadratic import QuadraticEnergy, check_batch_image
-from ._spd3 import inverse_cholesky_3x3
+from .quadratic import QuadraticEnergy, check_batch_image
+from .spd3 import inverse_cholesky_3x3
 
 #: Index pairs of the 6 unique entries of a symmetric 3x3 matrix, in storage order.
 _PAIRS = ((0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2))
@@ -165,7 +165,7 @@ def window_statistics(
 
     from box means of the content shifted by its mean colour (this leaves the covariances
     unchanged and reduces cancellation), :math:`W_k` in closed form
-    (:func:`matting._spd3.inverse_cholesky_3x3`), in bands of window rows (at most
+    (:func:`matting.spd3.inverse_cholesky_3x3`), in bands of window rows (at most
     ``_BAND_WINDOWS`` windows at once) so that the temporaries stay small.
 
     Parameters

@@ -25,7 +25,7 @@ import scipy.sparse
 import torch
 from torch import Tensor, nn
 
-from ._quadratic import QuadraticEnergy, check_batch_image
+from .quadratic import QuadraticEnergy, check_batch_image
 from .laplacian import matting_laplacian
 from .matrix_free import MatrixFreeLaplacian, matting_energy_matrix_free
 
@@ -313,74 +313,3 @@ class MattingRegularizer(nn.Module):
             f"size={self.height}x{self.width}, eps={self.eps:g}, radius={self.radius}, "
             f"weight={self.weight:g}, normalize={self.normalize}, operator={self.operator!r}"
         )
-
-
-def _as_hwc(image: np.ndarray | Tensor, name: str) -> np.ndarray:
-    """``(H, W, 3)`` float64 numpy copy of an ``(H, W, 3)`` array or ``(1|, 3, H, W)`` tensor."""
-    if isinstance(image, Tensor):
-        t = image.detach()
-        if t.dim() == 4 and t.shape[0] == 1:
-            t = t[0]
-        if t.dim() != 3 or t.shape[0] != 3:
-            raise ValueError(
-                f"{name} tensor must have shape (1, 3, H, W) or (3, H, W), got {tuple(image.shape)}"
-            )
-        if not t.is_floating_point():
-            raise ValueError(f"{name} must be floating in [0, 1], got dtype {t.dtype}")
-        return t.permute(1, 2, 0).to(device="cpu", dtype=torch.float64, copy=True).numpy()
-    if isinstance(image, np.ndarray):
-        if image.ndim != 3 or image.shape[2] != 3:
-            raise ValueError(f"{name} array must have shape (H, W, 3), got {image.shape}")
-        if not np.issubdtype(image.dtype, np.floating):
-            raise ValueError(f"{name} must be floating in [0, 1], got dtype {image.dtype}")
-        return image.astype(np.float64)
-    raise ValueError(f"{name} must be a numpy array or a torch tensor, got {type(image)!r}")
-
-
-def photorealism_residual(
-    output: np.ndarray | Tensor, content: np.ndarray | Tensor, eps: float = 1e-7
-) -> float:
-    r"""Mean local-affine residual of ``output`` w.r.t. ``content`` (lower = more photorealistic).
-
-    .. math::
-
-        R = \frac{1}{N} \sum_{c=1}^{3} O_c^\top L_I O_c
-          = \frac{1}{N} \sum_c \sum_k \min_{a, b} \sum_{i \in w_k}
-            (O_{c,i} - a^\top I_i - b)^2 + \varepsilon \|a\|^2,
-
-    with :math:`L_I` the matting Laplacian of the content (3x3 windows, regularization
-    ``eps``), :math:`N = HW`. For an output that is an affine recolouring of the content,
-    :math:`O = A I + b` (per window or global), :math:`R \leq \varepsilon \|A\|_F^2` (it is 0
-    up to the :math:`\varepsilon` shrinkage); independent noise of standard deviation
-    :math:`\sigma` adds about :math:`5\sigma^2` per channel (each pixel lies in 9 windows, and
-    each window's affine fit absorbs 4 of its 9 degrees of freedom).
-
-    Parameters
-    ----------
-    output : numpy.ndarray or torch.Tensor
-        ``(H, W, 3)`` array or ``(1, 3, H, W)`` / ``(3, H, W)`` tensor, values in [0, 1].
-    content : numpy.ndarray or torch.Tensor
-        Content image, same conventions, same ``H, W``.
-    eps : float, optional
-        Regularization of the Laplacian (default 1e-7).
-
-    Returns
-    -------
-    float
-        :math:`R \geq 0` (clamped at 0 against rounding).
-
-    Raises
-    ------
-    ValueError
-        On wrong shapes or dtypes, or if ``output`` and ``content`` differ in size.
-    """
-    out = _as_hwc(output, "output")
-    con = _as_hwc(content, "content")
-    if out.shape != con.shape:
-        raise ValueError(
-            f"output is {out.shape[0]}x{out.shape[1]} but content is "
-            f"{con.shape[0]}x{con.shape[1]}; resize the output to the content's size"
-        )
-    L = matting_laplacian(con, eps=eps, radius=1)
-    v = out.reshape(-1, 3)
-    return max(float(np.sum(v * (L @ v))) / v.shape[0], 0.0)

@@ -1,37 +1,30 @@
 """photostyle: photorealistic style transfer (Luan et al., Deep Photo Style Transfer, 2017),
 and neural style (Gatys et al.) in artistic mode.
 
-The library reports progress only through the ``callback`` of :func:`transfer`; it never prints.
+``import photostyle`` is cheap and imports no torch: the API below is loaded lazily (PEP 562,
+through ``lazy_loader``), each name from its room (:mod:`photostyle.neural`,
+:mod:`photostyle.classic`, :mod:`photostyle.evaluation`, :mod:`photostyle.io`). The library
+reports progress only through the ``callback`` of :func:`transfer`; it never prints.
 """
 
-from .config import ARTISTIC_QUALITY, MODE_DEFAULTS, PRESETS, QUALITY, Config
-from .errors import InputError, PhotostyleError, WeightsError
-from .images import load_image, save_image
-from .memory import estimate_peak_memory
-from .preview import preview
-from .transfer import Level, StepInfo, TransferInterrupted, TransferResult, plan_levels, transfer
-from .vgg import VGG19Features
-
-__all__ = [
-    "ARTISTIC_QUALITY",
-    "MODE_DEFAULTS",
-    "PRESETS",
-    "QUALITY",
-    "Config",
-    "InputError",
-    "Level",
-    "PhotostyleError",
-    "StepInfo",
-    "TransferInterrupted",
-    "TransferResult",
-    "VGG19Features",
-    "WeightsError",
-    "estimate_peak_memory",
-    "load_image",
-    "plan_levels",
-    "preview",
-    "save_image",
-    "transfer",
-]
+import lazy_loader
 
 __version__ = "0.1.0"
+
+__getattr__, __dir__, __all__ = lazy_loader.attach(
+    __name__,
+    submodules=["classic", "cli", "evaluation", "io", "neural"],
+    submod_attrs={
+        "config": ["ARTISTIC_QUALITY", "MODE_DEFAULTS", "PRESETS", "QUALITY", "Config"],
+        "errors": ["InputError", "PhotostyleError", "WeightsError"],
+        "io.images": ["read_image", "save_image"],
+        "io.tensors": ["load_image"],
+        "classic.preview": ["preview"],
+        "evaluation.metrics": ["evaluate"],
+        "neural.memory": ["estimate_peak_memory"],
+        "neural.schedule": ["Level", "plan_levels"],
+        "neural.transfer": ["StepInfo", "TransferInterrupted", "TransferResult", "transfer"],
+        "neural.vgg": ["VGG19Features"],
+    },
+)
+__all__ = [*__all__, "__version__"]

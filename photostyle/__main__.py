@@ -1,4 +1,4 @@
-"""``python -m photostyle``."""
+"""``python -m photostyle``: the ``photostyle`` command."""
 
 import sys
 

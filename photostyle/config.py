@@ -6,16 +6,17 @@ Bethge: one stage, no matting term, no post-process; see :data:`MODE_DEFAULTS`).
 
 Loss weights come from a *preset*. ``"paper"`` is the balance of Luan et al. (content 5, style
 100, total variation 1e-3, λ = 1e4) applied to photostyle's dimensionless loss terms (see
-:mod:`photostyle.losses` for the normalization). ``"random"`` is for untrained VGG features
-(``vgg_weights="random"``), which only exist to test the mechanics: their features carry little
-colour information and much high-frequency noise, so they need a stronger content term, a
-stronger matting term and more smoothing to give a usable picture. The preset is picked from
-``vgg_weights`` unless set explicitly; any weight given explicitly overrides the preset.
+:mod:`photostyle.neural.losses` for the normalization); any weight given explicitly overrides
+the preset's. The same weights are used with untrained (``vgg_weights="random"``) features,
+which only test the mechanics: never tune a default to them.
+
+This module imports no torch: the command line reads its defaults and choices at start-up.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass
 from typing import Literal
 
@@ -28,9 +29,14 @@ from .errors import InputError
 PRESETS: dict[str, dict[str, float]] = {
     "paper": {"content_weight": 5.0, "style_weight": 100.0, "tv_weight": 1e-3,
               "matting_weight": 1e4, "histogram_weight": 100.0},
-    "random": {"content_weight": 5.0, "style_weight": 100.0, "tv_weight": 1e-3,
-               "matting_weight": 1e4, "histogram_weight": 100.0},
 }
+
+#: Environment variable naming a local VGG-19 weights file (used when none is given).
+WEIGHTS_ENV = "PHOTOSTYLE_VGG_WEIGHTS"
+
+#: ``Config.quality`` of the weight-free colour transfer (:func:`photostyle.classic.preview`):
+#: not an optimization schedule.
+PREVIEW = "preview"
 
 #: What each mode changes when ``init`` and ``post`` are left as ``None``: the start of the
 #: optimization and the local-affine post-process. Artistic mode starts from noise as Gatys et
@@ -86,11 +92,14 @@ class Config:
     size : int or None
         Long side, in pixels, of the working image (content and style are both resized so that
         their long side is ``size``). ``None`` keeps the inputs' sizes.
-    quality : {"draft", "default", "max"}
+    quality : {"draft", "default", "max", "preview"}
         Coarse-to-fine schedule from :data:`QUALITY` (pyramid levels and the steps of each
         stage at each level). ``"max"`` is the paper's single-scale 1000 + 1000 steps.
+        ``"preview"`` is no optimization at all: the weight-free colour transfer
+        (:func:`photostyle.classic.preview`); photo mode only.
     iters : tuple of int or None
-        Total steps of stage 1 (style, no matting term) and of stage 2 (with the matting term),
+        Total steps of stage 1 (style, no matting term) and of stage 2 (with the matting term)
+        (one number ``(N,)`` means ``(N, N)`` in photo mode and ``(N, 0)`` in artistic mode),
         summed over the levels; ``None`` takes the schedule's own counts. Given, each stage's
         total is spread over the levels in the schedule's proportions (largest remainder), so
         with ``quality="max"`` (one level) it is the paper's ``N1, N2`` at the working size.
@@ -132,9 +141,9 @@ class Config:
         How the matting term applies the Laplacian (``matting.MattingRegularizer``'s
         ``operator``): an explicit sparse matrix (the paper's) or box filters; ``"auto"``
         leaves the choice to :mod:`matting`.
-    preset : {"paper", "random"} or None
-        Source of the loss weights that are left as ``None``; ``None`` picks ``"random"`` when
-        ``vgg_weights == "random"`` and ``"paper"`` otherwise.
+    preset : {"paper"} or None
+        Source of the loss weights that are left as ``None`` (:data:`PRESETS`; ``None``:
+        ``"paper"``).
     content_weight, style_weight, tv_weight, matting_weight : float or None
         Loss weights; ``None`` takes the preset's value. ``matting_weight`` is the paper's λ.
     style_loss : {"gram", "histogram", "both"}
@@ -199,11 +208,11 @@ class Config:
 
     mode: Literal["photo", "artistic"] = "photo"
     size: int | None = 512
-    quality: Literal["draft", "default", "max"] = "default"
+    quality: Literal["draft", "default", "max", "preview"] = "default"
     iters: tuple[int, int] | None = None
     schedule: tuple[tuple[int, int], ...] | None = None
     min_level_side: int = 64
-    preset: Literal["paper", "random"] | None = None
+    preset: Literal["paper"] | None = None
     content_weight: float | None = None
     style_weight: float | None = None
     tv_weight: float | None = None
@@ -246,8 +255,13 @@ class Config:
     def __post_init__(self) -> None:
         if self.mode not in MODE_DEFAULTS:
             raise InputError(f"mode {self.mode!r} must be 'photo' or 'artistic'")
-        if self.mode == "artistic" and self.iters is not None and int(self.iters[1]) != 0:
-            raise InputError(f"iters {self.iters!r}: artistic mode has one stage; give (N, 0)")
+        if self.iters is not None and len(self.iters) == 1:  # N: both stages, or artistic's one
+            n = int(self.iters[0])
+            object.__setattr__(self, "iters", (n, 0 if self.mode == "artistic" else n))
+        if self.mode == "artistic" and self.iters is not None and len(self.iters) == 2 \
+                and int(self.iters[1]) != 0:
+            raise InputError(f"iters {self.iters[0]},{self.iters[1]}: artistic mode has one "
+                             f"stage; give one count ({self.iters[0]})")
         if self.mode == "artistic" and self.schedule is not None \
                 and any(level[1] for level in self.schedule):
             raise InputError("schedule: artistic mode has one stage; give (N, 0) per level")
@@ -265,10 +279,15 @@ class Config:
             raise InputError(f"style_scale must be in (0, 16], got {self.style_scale}")
         if self.size is not None and self.size < 64:
             raise InputError(f"size {self.size} is too small: use a long side of at least 64 px")
-        if self.quality not in QUALITY:
-            hint = "; the preview is photostyle.preview()" if self.quality == "preview" else ""
+        if self.quality not in (*QUALITY, PREVIEW):
             raise InputError(f"quality {self.quality!r} must be one of "
-                             f"{', '.join(QUALITY)}{hint}")
+                             f"{', '.join((*QUALITY, PREVIEW))}")
+        if self.quality == PREVIEW and self.mode == "artistic":
+            raise InputError("quality 'preview' is a photographic colour transfer; in artistic "
+                             "mode use quality 'draft'")
+        if self.quality == PREVIEW and self.original_colors:
+            raise InputError("original_colors keeps the content's colours, and colours are all "
+                             "quality 'preview' changes; drop one of them")
         if self.iters is not None and (len(self.iters) != 2
                                        or any(int(n) < 0 for n in self.iters)):
             raise InputError(f"iters {self.iters!r} must be two step counts >= 0, e.g. (500, 500)")
@@ -337,10 +356,8 @@ class Config:
 
     @property
     def preset_name(self) -> str:
-        """The preset in force (explicit, or implied by ``vgg_weights``)."""
-        if self.preset is not None:
-            return self.preset
-        return "random" if self.vgg_weights == "random" else "paper"
+        """The preset in force (explicit, else ``"paper"``)."""
+        return self.preset if self.preset is not None else "paper"
 
     def weight(self, name: str) -> float:
         """A loss weight: the explicit value, else the preset's."""
@@ -357,6 +374,9 @@ class Config:
         finest level). Levels too small for an image are dropped later
         (:func:`photostyle.transfer.plan_levels`).
         """
+        if self.quality == PREVIEW and self.schedule is None:
+            raise InputError("quality 'preview' runs no optimization (photostyle.preview); "
+                             "choose draft, default or max")
         table = ARTISTIC_QUALITY if self.mode == "artistic" else QUALITY
         base = self.schedule if self.schedule is not None else table[self.quality]
         if self.iters is None:
@@ -382,3 +402,11 @@ def _spread(total: int, shares: list[int]) -> list[int]:
     for i in order[: total - sum(counts)]:
         counts[i] += 1
     return counts
+
+
+def resolve_weights(spec: str | os.PathLike | None) -> str:
+    """The VGG weights source in force: ``spec``, else ``$PHOTOSTYLE_VGG_WEIGHTS``, else
+    ``"imagenet"``."""
+    if spec is None or str(spec) == "":
+        spec = os.environ.get(WEIGHTS_ENV) or "imagenet"
+    return str(spec)

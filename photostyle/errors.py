@@ -17,3 +17,11 @@ class InputError(PhotostyleError, ValueError):
 
 class WeightsError(PhotostyleError, RuntimeError):
     """Network weights could not be found or loaded."""
+
+
+def require_both(first: object, second: object,
+                 names: tuple[str, str] = ("a content mask", "a style mask")) -> None:
+    """Raise :class:`InputError` unless ``first`` and ``second`` are both given or both None
+    (masks come in pairs)."""
+    if (first is None) != (second is None):
+        raise InputError(f"give both {names[0]} and {names[1]}, or neither")

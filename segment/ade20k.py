@@ -16,6 +16,10 @@ from types import MappingProxyType
 
 import numpy as np
 
+#: Hub id of the default ADE20K checkpoint of :mod:`segment.semantic`: UPerNet + ConvNeXt-T,
+#: MIT licence.
+DEFAULT_CHECKPOINT = "smp-hub/upernet-convnext-tiny"
+
 __all__ = [
     "ADE20K_CLASSES",
     "GROUPS",

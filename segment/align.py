@@ -1,4 +1,5 @@
-"""Putting a content mask and a style mask on one label set, and one-hot mask tensors.
+"""Putting a content mask and a style mask on one label set, and their one-hot region masks
+(numpy; the tensor forms are in :mod:`segment.tensors`).
 
 Labels are matched by colour: the content's ``red`` region is transferred from the style's
 ``red`` region. A label found in only one mask is reported with a :class:`MaskWarning`:
@@ -15,13 +16,11 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-import torch
-from torch import Tensor
 
 from .errors import MaskWarning
 from .palette import ParsedMask, color_name, color_sort_key
 
-__all__ = ["AlignedMasks", "align_masks", "mask_tensors", "onehot_masks", "resize_labels"]
+__all__ = ["AlignedMasks", "align_masks", "onehot_labels", "region_masks", "resize_labels"]
 
 RGB = tuple[int, int, int]
 
@@ -36,7 +35,7 @@ class AlignedMasks:
         ``(H,W)`` int32 in ``[0, num_channels)``, read-only.
     style_labels : np.ndarray
         ``(H',W')`` int32 in ``[0, len(colors))``, read-only. Values ``>= num_channels`` are the
-        style-only labels, which :func:`mask_tensors` drops.
+        style-only labels, which :func:`region_masks` drops.
     colors : tuple of (int, int, int)
         RGB key of every label: first the ``num_channels`` labels present in the content (in
         canonical order: palette order, then other colours by RGB), then the style-only labels.
@@ -146,36 +145,28 @@ def resize_labels(labels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return labels[rows[:, None], cols[None, :]]
 
 
-def onehot_masks(
-    labels: np.ndarray | Tensor,
-    num_labels: int,
-    size: tuple[int, int] | None = None,
-    *,
-    device: torch.device | str | None = None,
-    dtype: torch.dtype = torch.float32,
-) -> Tensor:
-    """One mask channel per label.
+def onehot_labels(labels: np.ndarray, num_labels: int, size: tuple[int, int] | None = None,
+                  dtype: np.dtype | type = np.float32) -> np.ndarray:
+    """One mask channel per label (numpy).
 
     Parameters
     ----------
-    labels : np.ndarray or Tensor
+    labels : np.ndarray
         ``(H,W)`` integer label map with values in ``[0, num_labels)``; negative values mean
         "no label" (zero in every channel). Not modified.
     num_labels : int
         Number of channels ``K`` (>= 0).
     size : tuple of int, optional
         ``(h, w)`` to resize to first (nearest neighbour, see :func:`resize_labels`).
-    device, dtype
+    dtype
         Of the result.
 
     Returns
     -------
-    Tensor
+    np.ndarray
         ``(K,h,w)`` with values in {0, 1}; where every label is ``>= 0`` the channels sum to 1
         at each pixel.
     """
-    if isinstance(labels, Tensor):
-        labels = labels.detach().cpu().numpy()
     labels = np.asarray(labels)
     if labels.ndim != 2 or not np.issubdtype(labels.dtype, np.integer):
         raise ValueError(f"labels must be an (H,W) integer array, got {labels.dtype} "
@@ -186,43 +177,47 @@ def onehot_masks(
         raise ValueError(f"labels go up to {labels.max()} but num_labels is {num_labels}")
     if size is not None:
         labels = resize_labels(labels, size)
-    index = torch.from_numpy(np.array(labels, dtype=np.int64)).to(device)
-    channels = torch.arange(num_labels, device=index.device)
-    return (index[None] == channels[:, None, None]).to(dtype)
+    channels = np.arange(num_labels)[:, None, None]
+    return (labels[None] == channels).astype(dtype)
 
 
-def mask_tensors(
-    aligned: AlignedMasks,
-    content_size: tuple[int, int] | None = None,
-    style_size: tuple[int, int] | None = None,
-    *,
-    device: torch.device | str | None = None,
-    dtype: torch.dtype = torch.float32,
-) -> tuple[Tensor, Tensor]:
-    """Content and style mask tensors with one channel per label present in the content.
+def region_masks(content_labels: np.ndarray, style_labels: np.ndarray,
+                 content_size: tuple[int, int] | None = None,
+                 style_size: tuple[int, int] | None = None,
+                 dtype: np.dtype | type = np.float32,
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The regions a transfer matches: one-hot masks of two label maps on one label set, at
+    the working sizes, and each region's weight.
+
+    The rule every method follows (the one home of it): a label with no content pixel at
+    ``content_size`` is dropped (e.g. a style-only label); a content label with no style pixel
+    gets an all-ones style mask, i.e. the whole style image's statistics.
 
     Parameters
     ----------
-    aligned : AlignedMasks
-        From :func:`align_masks`.
+    content_labels, style_labels : np.ndarray
+        ``(H,W)`` and ``(H',W')`` integer label maps (``>= 0``) on one label set, e.g.
+        :attr:`AlignedMasks.content_labels` and :attr:`AlignedMasks.style_labels`.
     content_size, style_size : tuple of int, optional
-        ``(h, w)`` to resize each mask to (nearest neighbour); default: the mask's own size.
-    device, dtype
+        ``(h, w)`` to resize each to (nearest neighbour); default: its own size.
+    dtype
         Of the results.
 
     Returns
     -------
-    content : Tensor
-        ``(K,h,w)`` one-hot content masks, ``K = aligned.num_channels``; sums to 1 per pixel.
-    style : Tensor
-        ``(K,h',w')`` style masks: one-hot for shared labels, all ones for the content-only
-        labels (the whole style image), and style-only labels dropped (their pixels are zero in
-        every channel).
+    content : np.ndarray
+        ``(K,h,w)`` one-hot, summing to 1 at each pixel.
+    style : np.ndarray
+        ``(K,h',w')``.
+    weights : np.ndarray
+        ``(K,)`` float64, each region's share of the content (summing to 1).
     """
-    k = aligned.num_channels
-    content = onehot_masks(aligned.content_labels, k, content_size, device=device, dtype=dtype)
-    style_labels = np.where(aligned.style_labels < k, aligned.style_labels, -1)
-    style = onehot_masks(style_labels, k, style_size, device=device, dtype=dtype)
-    if aligned.content_only:
-        style[list(aligned.content_only)] = 1
-    return content, style
+    c_labels, s_labels = np.asarray(content_labels), np.asarray(style_labels)
+    num = int(max(c_labels.max(initial=0), s_labels.max(initial=0))) + 1
+    content = onehot_labels(c_labels, num, content_size, dtype)
+    style = onehot_labels(s_labels, num, style_size, dtype)
+    area = content.reshape(num, -1).sum(1, dtype=np.float64)
+    keep = area > 0
+    absent = style.reshape(num, -1).sum(1) == 0
+    style[absent] = 1
+    return content[keep], style[keep], area[keep] / area.sum()

@@ -18,32 +18,36 @@ segmentation weights (:func:`segment.cluster.cosegment`).
 Both give label maps at the images' sizes painted in the DPST colour code: groups have fixed
 colours (sky blue, tree / plant green, building / structure white, …); clusters get the palette
 colours from the top of the picture down (blue, green, black, …). The maps are fixed points of
-:func:`~segment.palette.parse_color_mask`, so a mask saved with :func:`save_color_mask` loads back
-as the same labels, and can be corrected by hand and passed back as ``--content-mask``.
+:func:`~segment.palette.parse_color_mask`, so a mask written from
+:func:`~segment.io.color_mask_image` loads back as the same labels, and can be corrected by hand
+and passed back as ``--content-mask``.
 """
 
 from __future__ import annotations
 
 import os
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
-from torch import Tensor
 
-from .ade20k import GROUPS, class_to_group, group_index
+from .ade20k import DEFAULT_CHECKPOINT, GROUPS, class_to_group, group_index
 from .align import AlignedMasks, align_masks, resize_labels
 from .cluster import ClusterParams, FeatureExtractor, cosegment
 from .errors import MaskWarning, SegmentationWeightsUnavailable
 from .palette import PALETTE, ParsedMask, parse_color_mask
 from .regions import merge_small_regions
-from .semantic import DEFAULT_CHECKPOINT, SemanticModel, load_semantic_model, segment_semantic
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
+    from .semantic import SemanticModel
 
 __all__ = [
     "METHODS",
     "MIN_REGION",
     "automatic_masks",
     "cluster_aligned_masks",
-    "overlay_labels",
     "remap_groups",
     "semantic_aligned_masks",
 ]
@@ -290,6 +294,8 @@ def automatic_masks(
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
     if method == "auto":
+        from .semantic import SemanticModel, load_semantic_model, segment_semantic
+
         semantic = model
         if not isinstance(semantic, SemanticModel):
             spec = DEFAULT_CHECKPOINT if model is None else model
@@ -307,40 +313,3 @@ def automatic_masks(
     c_labels, s_labels = cosegment(content, style, k=k, features=features, params=params,
                                    seed=seed)
     return cluster_aligned_masks(c_labels, s_labels)
-
-
-def overlay_labels(image: Tensor | np.ndarray, labels: np.ndarray,
-                   colors: tuple[RGB, ...], alpha: float = 0.5) -> np.ndarray:
-    """A preview of a mask: its colours blended over the photo.
-
-    Parameters
-    ----------
-    image : Tensor or np.ndarray
-        ``(1,3,H,W)``/``(3,H,W)`` tensor or ``(H,W,3)`` float array, RGB in [0, 1]; not
-        modified.
-    labels : np.ndarray
-        ``(H,W)`` indices into ``colors`` (resized with nearest neighbour if another size).
-    colors : tuple of (int, int, int)
-        RGB of each label.
-    alpha : float
-        Weight of the mask colour, in [0, 1].
-
-    Returns
-    -------
-    np.ndarray
-        ``(H,W,3)`` uint8 RGB.
-    """
-    if isinstance(image, Tensor):
-        data = image.detach()
-        if data.dim() == 4:
-            data = data[0]
-        photo = data.float().clamp(0, 1).permute(1, 2, 0).cpu().numpy()
-    else:
-        photo = np.clip(np.asarray(image, dtype=np.float32), 0, 1)
-    labels = np.asarray(labels)
-    if labels.shape != photo.shape[:2]:
-        labels = resize_labels(labels, photo.shape[:2])
-    paint = np.asarray(colors, dtype=np.float32)[labels] / 255.0
-    out = (1 - alpha) * photo + alpha * paint
-    return np.clip(np.rint(out * 255), 0, 255).astype(np.uint8)
-

@@ -26,14 +26,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 from scipy import ndimage
 from skimage.color import rgb2lab
 from skimage.segmentation import slic
-from torch import Tensor
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 from .align import resize_labels
 from .regions import merge_small_regions, relabel_consecutive
@@ -47,7 +48,7 @@ DEFAULT_K_RANGE = (2, 6)
 MAX_K = 16
 
 #: ``features(image)``: ``(1,3,H,W)`` RGB in [0, 1] -> ``(1,C,h,w)`` feature map (any ``h,w``).
-FeatureExtractor = Callable[[Tensor], Tensor]
+FeatureExtractor = Callable[["Tensor"], "Tensor"]
 
 
 @dataclass(frozen=True)
@@ -101,32 +102,45 @@ class ClusterParams:
     k_bias: float = 0.03
 
 
-def _working_rgb(image: Tensor | np.ndarray, name: str,
-                 long_side: int) -> tuple[np.ndarray, tuple[int, int]]:
+def _area_axis(values: np.ndarray, size: int, axis: int) -> np.ndarray:
+    """Adaptive average pooling of one axis to ``size`` (torch's ``"area"`` interpolation):
+    output ``i`` averages inputs ``floor(i·n/size)`` to ``ceil((i+1)·n/size) − 1``."""
+    n = values.shape[axis]
+    if n == size:
+        return values
+    i = np.arange(size)
+    start = (i * n) // size
+    end = -((-(i + 1) * n) // size)
+    cum = np.cumsum(values, axis=axis, dtype=np.float64)
+    cum = np.concatenate([np.zeros_like(np.take(cum, [0], axis=axis)), cum], axis=axis)
+    total = np.take(cum, end, axis=axis) - np.take(cum, start, axis=axis)
+    shape = [1] * values.ndim
+    shape[axis] = size
+    return total / (end - start).reshape(shape)
+
+
+def _working_rgb(image: Any, name: str, long_side: int) -> tuple[np.ndarray, tuple[int, int]]:
     """An image reduced (area average) to the working size, as an ``(h,w,3)`` float64 array in
     [0, 1], and its original ``(H, W)``. Accepts ``(1,3,H,W)``/``(3,H,W)`` tensors and
     ``(H,W,3)`` arrays; the input is not modified (only the reduced copy is made on the CPU)."""
-    if isinstance(image, Tensor):
+    if hasattr(image, "detach"):  # a torch tensor
         data = image.detach()
         if data.dim() == 3:
             data = data.unsqueeze(0)
         if data.dim() != 4 or data.shape[:2] != (1, 3):
             raise ValueError(f"{name} must be (1,3,H,W) or (3,H,W), got {tuple(image.shape)}")
-        data = data.float()
+        array = data[0].float().permute(1, 2, 0).cpu().numpy()
     else:
         array = np.asarray(image)
         if array.ndim != 3 or array.shape[2] != 3:
             raise ValueError(f"{name} must be an (H,W,3) array, got shape {array.shape}")
-        data = torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1),
-                                                     dtype=np.float32))[None]
-    height, width = (int(s) for s in data.shape[-2:])
+        array = array.astype(np.float32)
+    height, width = array.shape[:2]
     if height < 4 or width < 4:
         raise ValueError(f"{name} is too small to segment ({width}x{height})")
-    size = _work_size(height, width, long_side)
-    if size != (height, width):
-        data = F.interpolate(data, size=size, mode="area")
-    rgb = data[0].clamp(0, 1).permute(1, 2, 0).cpu().double().numpy()
-    return rgb, (height, width)
+    h, w = _work_size(height, width, long_side)
+    rgb = _area_axis(_area_axis(array, h, 0), w, 1)
+    return np.clip(rgb, 0.0, 1.0).astype(np.float64), (height, width)
 
 
 def _work_size(height: int, width: int, long_side: int) -> tuple[int, int]:
@@ -191,6 +205,9 @@ def _describe(rgb: np.ndarray, params: ClusterParams,
                          _segment_means(segments, (xx + 0.5) / width, count)[:, 0]], axis=1)
     deep = None
     if features is not None:
+        import torch
+        import torch.nn.functional as F
+
         tensor = torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)))[None]
         if like is not None:
             tensor = tensor.to(device=like.device, dtype=like.dtype)
@@ -356,7 +373,7 @@ def cosegment(
     lo, hi = k_range
     if not 1 <= lo <= hi <= MAX_K:
         raise ValueError(f"k_range must be (lo, hi) with 1 <= lo <= hi <= {MAX_K}, got {k_range}")
-    like = content if isinstance(content, Tensor) else None
+    like = content if hasattr(content, "detach") else None
     (c_rgb, c_shape), (s_rgb, s_shape) = (_working_rgb(content, "content", params.size),
                                           _working_rgb(style, "style", params.size))
     work = [c_rgb, s_rgb]

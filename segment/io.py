@@ -1,4 +1,4 @@
-"""Reading and writing colour masks.
+"""Reading colour masks, and the colour-code image of a label map (to be written as PNG).
 
 Reading (:func:`load_color_mask`) accepts any image PIL opens. EXIF orientation is applied (as
 for the photographs); greyscale (``1``, ``L``, ``LA``) masks are parsed as grey levels; palette
@@ -21,7 +21,6 @@ Anything else is a :class:`MaskError`.
 from __future__ import annotations
 
 import os
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -38,8 +37,8 @@ from .palette import (
     parse_color_mask,
 )
 
-__all__ = ["ASPECT_SLACK", "SIZE_SLACK", "load_color_mask", "read_mask_pixels", "same_picture",
-           "save_color_mask"]
+__all__ = ["ASPECT_SLACK", "SIZE_SLACK", "color_mask_image", "load_color_mask", "read_mask_pixels",
+           "same_picture"]
 
 #: Largest difference, in pixels per side, between a mask and its image that is resized away.
 SIZE_SLACK = 2
@@ -164,14 +163,13 @@ def load_color_mask(
     return ParsedMask.from_labels(resize_labels(parsed.labels, (height, width)), parsed.colors)
 
 
-def save_color_mask(labels: np.ndarray, colors: tuple[tuple[int, int, int], ...],
-                    path: str | os.PathLike) -> Path:
-    """Write a label map as a colour-code PNG, atomically.
+def color_mask_image(labels: np.ndarray,
+                     colors: tuple[tuple[int, int, int], ...]) -> np.ndarray:
+    """A label map as a colour-code image: every pixel gets the exact colour of its label.
 
-    The file is written to a temporary file in the destination folder and renamed over
-    ``path``, so an interrupted write leaves any previous file untouched. Every pixel gets the
-    exact colour of its label, so loading the file again gives back the same labels and colours
-    (for labels produced by :func:`~segment.palette.parse_color_mask`).
+    Written losslessly (PNG), it loads back as the same labels and colours (for labels produced
+    by :func:`~segment.palette.parse_color_mask`). Writing it is the caller's (photostyle
+    writes every file atomically, :func:`photostyle.io.save_image`).
 
     Parameters
     ----------
@@ -179,20 +177,12 @@ def save_color_mask(labels: np.ndarray, colors: tuple[tuple[int, int, int], ...]
         ``(H,W)`` integer indices into ``colors``; not modified.
     colors : tuple of (int, int, int)
         RGB of each label, in 0..255.
-    path : str or os.PathLike
-        Destination ending in ``.png`` (a lossless format is needed for an exact round trip).
 
     Returns
     -------
-    Path
-        ``path``.
-
-    Raises
-    ------
-    MaskError
-        ``path`` does not end in ``.png``, or its folder does not exist.
+    np.ndarray
+        ``(H,W,3)`` uint8 RGB.
     """
-    path = Path(path)
     labels = np.asarray(labels)
     table = np.asarray(colors, dtype=np.int64).reshape(-1, 3)
     if labels.ndim != 2 or not np.issubdtype(labels.dtype, np.integer):
@@ -202,18 +192,4 @@ def save_color_mask(labels: np.ndarray, colors: tuple[tuple[int, int, int], ...]
         raise ValueError("colors must be RGB triples in 0..255")
     if labels.size and (labels.min() < 0 or labels.max() >= len(table)):
         raise ValueError(f"labels must lie in [0, {len(table)})")
-    if path.suffix.lower() != ".png":
-        raise MaskError(f"mask output {path} must end in .png; masks need a lossless format")
-    if not path.parent.is_dir():
-        raise MaskError(f"mask output folder {path.parent} does not exist; create it first")
-    rgb = table.astype(np.uint8)[labels]
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            Image.fromarray(rgb).save(handle, format="PNG")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return table.astype(np.uint8)[labels]

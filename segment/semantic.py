@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .ade20k import ADE20K_CLASSES
+from .ade20k import ADE20K_CLASSES, DEFAULT_CHECKPOINT
 from .align import resize_labels
 from .errors import SegmentationWeightsError, SegmentationWeightsUnavailable
 
@@ -51,9 +51,6 @@ __all__ = [
     "load_semantic_model",
     "segment_semantic",
 ]
-
-#: Hub id of the default checkpoint: UPerNet + ConvNeXt-T, ADE20K, MIT licence.
-DEFAULT_CHECKPOINT = "smp-hub/upernet-convnext-tiny"
 
 #: Long side of the image given to the network when the checkpoint does not say.
 DEFAULT_INFER_SIZE = 512
@@ -256,14 +253,15 @@ def _round32(value: float) -> int:
     return max(32, int(round(value / 32.0)) * 32)
 
 
-def segment_semantic(image: Tensor, model: SemanticModel) -> np.ndarray:
+def segment_semantic(image: Tensor | np.ndarray, model: SemanticModel) -> np.ndarray:
     """ADE20K class of every pixel of an image.
 
     Parameters
     ----------
-    image : Tensor
-        ``(1,3,H,W)`` or ``(3,H,W)`` RGB in [0, 1]; not modified. The network runs on its
-        device (the model's module is moved there), in float32.
+    image : Tensor or np.ndarray
+        ``(1,3,H,W)`` or ``(3,H,W)`` tensor, or ``(H,W,3)`` float array, RGB in [0, 1]; not
+        modified. The network runs on the tensor's device (the model's module is moved
+        there; the CPU for an array), in float32.
     model : SemanticModel
         From :func:`load_semantic_model`.
 
@@ -272,6 +270,10 @@ def segment_semantic(image: Tensor, model: SemanticModel) -> np.ndarray:
     np.ndarray
         ``(H,W)`` int32 class indices in ``[0, 150)`` (see :data:`~segment.ade20k.ADE20K_CLASSES`).
     """
+    if isinstance(image, np.ndarray):
+        if image.ndim != 3 or image.shape[2] != 3:
+            raise ValueError(f"image must be an (H,W,3) array, got shape {image.shape}")
+        image = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))
     if image.dim() == 3:
         image = image.unsqueeze(0)
     if image.dim() != 4 or image.shape[:2] != (1, 3):

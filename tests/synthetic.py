@@ -8,6 +8,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from segment import color_mask_image
+
 BLUE, GREEN = (0, 0, 255), (0, 255, 0)
 
 
@@ -62,3 +64,9 @@ def write_pair(folder: Path, content: np.ndarray, style: np.ndarray, c_labels: n
         "style_mask": write_png(folder / "style_mask.png", color_mask(s_labels)),
         "dir": folder,
     }
+
+
+def save_mask(labels: np.ndarray, colors, path: Path) -> Path:
+    """Write a label map as a colour-code PNG (:func:`segment.color_mask_image`)."""
+    Image.fromarray(color_mask_image(labels, colors)).save(path)
+    return path

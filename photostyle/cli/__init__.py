@@ -1,0 +1,60 @@
+"""The ``photostyle`` command: one module per subcommand.
+
+``photostyle run`` (:mod:`.run`, the default: ``photostyle CONTENT STYLE -o OUT`` runs it) and
+``photostyle eval`` (:mod:`.eval`). Building the parser imports no torch, so ``--help`` and the
+weight-free method start fast; each subcommand imports what it uses when it runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from . import eval as eval_command
+from . import run as run_command
+
+__all__ = ["COMMANDS", "build_parser", "main"]
+
+#: The subcommands, in the order ``--help`` lists them.
+COMMANDS = (run_command, eval_command)
+
+#: What ``photostyle ARG …`` runs when ARG is not a subcommand (a file, or an option of it).
+DEFAULT_COMMAND = run_command.NAME
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of the ``photostyle`` command and its subcommands (no side effects)."""
+    from .. import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="photostyle",
+        description="Photorealistic style transfer (Luan et al., Deep Photo Style Transfer) "
+                    "and neural style (Gatys et al.). 'photostyle CONTENT STYLE -o OUT' is "
+                    "'photostyle run CONTENT STYLE -o OUT'.",
+        epilog="Each command has its own --help, e.g. 'photostyle run --help'.")
+    parser.add_argument("--version", action="version", version=f"photostyle {__version__}")
+    commands = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND")
+    for module in COMMANDS:
+        module.add_parser(commands)
+    return parser
+
+
+def _with_command(argv: list[str]) -> list[str]:
+    """``argv`` with the default command inserted when the first argument is not a command
+    (a file, or an option of ``run``), so ``photostyle C S -o O`` keeps working."""
+    names = {module.NAME for module in COMMANDS}
+    if not argv or argv[0] in names or argv[0] in ("-h", "--help", "--version"):
+        return argv
+    return [DEFAULT_COMMAND, *argv]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``photostyle`` console script; returns the exit status."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser()
+    args = parser.parse_args(_with_command(argv))
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    return args.handler(args)

@@ -1,0 +1,37 @@
+"""Files in and out: images as numpy arrays (:mod:`.images`), atomic writes and output checks
+(:mod:`.files`), and, for the neural methods, images as tensors (:mod:`.tensors`, the only part
+that imports torch; not imported here)."""
+
+from .files import (
+    OUTPUT_FORMATS,
+    atomic_write,
+    atomic_write_text,
+    check_not_input,
+    check_output_path,
+    same_file,
+)
+from .images import (
+    MIN_SIDE,
+    check_min_side,
+    fit_long_side,
+    read_image,
+    resize_image,
+    save_image,
+    to_uint8,
+)
+
+__all__ = [
+    "MIN_SIDE",
+    "OUTPUT_FORMATS",
+    "atomic_write",
+    "atomic_write_text",
+    "check_min_side",
+    "check_not_input",
+    "check_output_path",
+    "fit_long_side",
+    "read_image",
+    "resize_image",
+    "same_file",
+    "save_image",
+    "to_uint8",
+]

@@ -1,0 +1,202 @@
+"""Loss terms of photorealistic style transfer, as pure functions plus thin modules.
+
+Normalization (differs from the paper's code). The Lua code of Gatys/Johnson and Luan et al.
+uses raw mean squared errors of Caffe VGG-19 activations (0–255 BGR inputs), so its weights
+(content 5, style 100) are tied to that network's activation scale. photostyle makes every
+feature term dimensionless instead — a squared error divided by the squared norm of its target:
+
+* content: ``‖F − F_c‖² / ‖F_c‖²`` at each content layer;
+* style (per layer): ``Σ_k a_k ‖G_k − S_k‖² / ‖S_k‖²`` over mask labels ``k``, where ``G_k`` and
+  ``S_k`` are the masked Gram matrices of the output and of the style, and ``a_k`` the share of
+  the content image covered by label ``k`` (Σ a_k = 1);
+* total variation: the mean squared difference of neighbouring pixels of the image in [0, 1];
+
+so that any rescaling of the feature network (ImageNet vs Caffe weights, other inputs ranges)
+leaves the losses unchanged, and the paper's weights keep their meaning as a balance between
+terms. The matting term (``matting.matting_energy``) is divided by the number of pixels, so λ
+does not depend on the resolution.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from .support import TINY
+
+__all__ = ["ContentLoss", "StyleLoss", "TVLoss", "check_features", "content_loss",
+           "gram_matrix", "style_loss", "style_targets", "tv_loss"]
+
+
+def _energy(t: Tensor) -> Tensor:
+    """Squared norm of a target, kept away from zero without breaking scale invariance."""
+    return t.square().sum().clamp_min(torch.finfo(t.dtype).tiny)
+
+
+def check_features(features: Tensor, name: str) -> Tensor:
+    """``(C,H,W)`` view of ``(C,H,W)`` or ``(1,C,H,W)`` features (ValueError otherwise)."""
+    if features.dim() == 4:
+        if features.shape[0] != 1:
+            raise ValueError(f"{name}: expected batch size 1, got shape {tuple(features.shape)}")
+        features = features[0]
+    if features.dim() != 3:
+        raise ValueError(f"{name}: expected (C,H,W) or (1,C,H,W), got {tuple(features.shape)}")
+    return features
+
+
+def gram_matrix(features: Tensor, mask: Tensor | None = None) -> Tensor:
+    r"""Masked Gram matrix, the mean outer product of feature vectors weighted by the mask.
+
+    .. math:: G = \frac{\sum_p m(p)^2 F(p) F(p)^\top}{\sum_p m(p)^2}
+
+    This is the Gram of the masked features ``F·m`` (as in DPST), divided by the mask's
+    energy so that regions of any size give comparable statistics. With ``mask=None`` (or all
+    ones) it is ``F Fᵀ / (H W)``.
+
+    Parameters
+    ----------
+    features : Tensor
+        ``(C,H,W)`` or ``(1,C,H,W)`` activations.
+    mask : Tensor, optional
+        ``(H,W)`` weights in [0, 1], the label's mask at this layer's resolution.
+
+    Returns
+    -------
+    Tensor
+        ``(C,C)`` symmetric matrix.
+    """
+    f = check_features(features, "gram_matrix")
+    c, h, w = f.shape
+    flat = f.reshape(c, h * w)
+    if mask is None:
+        return flat @ flat.T / (h * w)
+    if mask.shape != (h, w):
+        raise ValueError(f"gram_matrix: mask {tuple(mask.shape)} does not match features {(h, w)}")
+    m = mask.reshape(1, h * w).to(flat.dtype)
+    weighted = flat * m
+    return weighted @ weighted.T / (m.square().sum() + TINY)
+
+
+def content_loss(features: Tensor, target: Tensor) -> Tensor:
+    r"""Relative squared error of content features, :math:`‖F − F_c‖² / ‖F_c‖²`.
+
+    Parameters
+    ----------
+    features, target : Tensor
+        Activations of the same shape (target is treated as a constant).
+    """
+    if features.shape != target.shape:
+        raise ValueError(f"content_loss: shapes differ {tuple(features.shape)} vs "
+                         f"{tuple(target.shape)}")
+    return (features - target).square().sum() / _energy(target)
+
+
+def style_loss(features: Tensor, targets: Tensor, masks: Tensor | None = None,
+               region_weights: Tensor | None = None) -> Tensor:
+    r"""Masked Gram style loss of one layer.
+
+    .. math:: L = \sum_k a_k \frac{‖G_k(F) − S_k‖_F^2}{‖S_k‖_F^2}
+
+    Parameters
+    ----------
+    features : Tensor
+        ``(1,C,H,W)`` or ``(C,H,W)`` activations of the image being optimized.
+    targets : Tensor
+        ``(K,C,C)`` style Gram matrices ``S_k`` (constants), one per label.
+    masks : Tensor, optional
+        ``(K,H,W)`` content masks at this layer's resolution; ``None`` means one label covering
+        the whole image (then ``K`` must be 1).
+    region_weights : Tensor, optional
+        ``(K,)`` weights ``a_k`` (default: the masks' shares of the image; ``1`` without masks).
+        Labels with weight 0 are skipped.
+
+    Returns
+    -------
+    Tensor
+        Scalar loss.
+    """
+    f = check_features(features, "style_loss")
+    k = targets.shape[0]
+    if masks is None:
+        if k != 1:
+            raise ValueError(f"style_loss: {k} targets but no masks")
+        weights = [1.0] if region_weights is None else region_weights.tolist()
+        gram = gram_matrix(f)
+        t = targets[0]
+        return weights[0] * (gram - t).square().sum() / _energy(t)
+    if masks.shape[0] != k:
+        raise ValueError(f"style_loss: {masks.shape[0]} masks but {k} targets")
+    if region_weights is None:
+        region_weights = masks.flatten(1).mean(1)
+        region_weights = region_weights / (region_weights.sum() + TINY)
+    total = f.new_zeros(())
+    for label, weight in enumerate(region_weights.tolist()):
+        if weight <= 0:
+            continue
+        gram = gram_matrix(f, masks[label])
+        t = targets[label]
+        total = total + weight * (gram - t).square().sum() / _energy(t)
+    return total
+
+
+def tv_loss(image: Tensor) -> Tensor:
+    r"""Squared total variation: mean of squared differences of neighbouring pixels.
+
+    .. math:: L = \frac{1}{2}\left(\overline{(x_{i,j+1}-x_{i,j})^2}
+                               + \overline{(x_{i+1,j}-x_{i,j})^2}\right)
+
+    Parameters
+    ----------
+    image : Tensor
+        ``(B,C,H,W)``, typically RGB in [0, 1].
+    """
+    if image.dim() != 4:
+        raise ValueError(f"tv_loss: expected (B,C,H,W), got {tuple(image.shape)}")
+    dx = image[..., :, 1:] - image[..., :, :-1]
+    dy = image[..., 1:, :] - image[..., :-1, :]
+    return 0.5 * (dx.square().mean() + dy.square().mean())
+
+
+class ContentLoss(nn.Module):
+    """:func:`content_loss` against a fixed target (stored as a buffer)."""
+
+    def __init__(self, target: Tensor) -> None:
+        super().__init__()
+        self.register_buffer("target", target.detach().clone())
+
+    def forward(self, features: Tensor) -> Tensor:
+        return content_loss(features, self.target)
+
+
+class StyleLoss(nn.Module):
+    """:func:`style_loss` against fixed Gram targets and content masks (buffers)."""
+
+    def __init__(self, targets: Tensor, masks: Tensor | None = None,
+                 region_weights: Tensor | None = None) -> None:
+        super().__init__()
+        self.register_buffer("targets", targets.detach().clone())
+        self.register_buffer("masks", None if masks is None else masks.detach().clone())
+        self.register_buffer(
+            "region_weights", None if region_weights is None else region_weights.detach().clone()
+        )
+
+    def forward(self, features: Tensor) -> Tensor:
+        return style_loss(features, self.targets, self.masks, self.region_weights)
+
+
+class TVLoss(nn.Module):
+    """:func:`tv_loss` as a module."""
+
+    def forward(self, image: Tensor) -> Tensor:
+        return tv_loss(image)
+
+
+def style_targets(features: Tensor, masks: Tensor | None) -> Tensor:
+    """Style Gram matrices ``(K,C,C)`` of the style image, one per label of ``masks`` ``(K,H,W)``.
+
+    Without masks, ``K = 1`` (the whole image).
+    """
+    with torch.no_grad():
+        if masks is None:
+            return gram_matrix(features).unsqueeze(0)
+        return torch.stack([gram_matrix(features, m) for m in masks])
