@@ -50,7 +50,7 @@ def _check_pair(output: Tensor, content: Tensor) -> None:
         raise ValueError(f"output is on {output.device} but content is on {content.device}")
 
 
-def _local_affine_fit(output: Tensor, content: Tensor, radius: int, eps: float) -> Tensor:
+def local_affine_fit(output: Tensor, content: Tensor, radius: int, eps: float) -> Tensor:
     r"""Per-pixel regularized least-squares affine map from ``content`` to ``output``.
 
     For every pixel :math:`p` and its window :math:`w_p` (clipped at the border),
@@ -97,7 +97,7 @@ def _local_affine_fit(output: Tensor, content: Tensor, radius: int, eps: float) 
     return torch.cat([a, offset[:, :, None]], dim=2).reshape(b, 12, h, w)
 
 
-def _bilateral_smooth(
+def bilateral_smooth(
     coefs: Tensor, guide: Tensor, radius: int, sigma_space: float, sigma_range: float
 ) -> Tensor:
     r"""Joint bilateral average of ``coefs`` (``(C, H, W)``) guided by ``guide`` (``(3, H, W)``).
@@ -260,11 +260,11 @@ def local_affine_post(
             for t in (out, con)
         )
         smooth_radius = round(smooth_radius * scale)
-    coefs = _local_affine_fit(low_out, low_con, radius, eps)
+    coefs = local_affine_fit(low_out, low_con, radius, eps)
     if smooth_radius > 0:
         coefs = torch.stack(
             [
-                _bilateral_smooth(
+                bilateral_smooth(
                     coefs[i], low_con[i], smooth_radius, smooth_radius / 3.0, sigma_range
                 )
                 for i in range(out.shape[0])
