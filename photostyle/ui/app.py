@@ -358,6 +358,7 @@ def serve(settings: UiSettings, ready: Callable[[str, Path], None] | None = None
     import uvicorn
     from threadpoolctl import threadpool_limits
 
+    sock = open_socket(settings.host, settings.port)
     # The editor's numpy work is many small matrix products (colour statistics per region),
     # for which OpenBLAS threads cost more than they give: the live result at 512 px takes
     # 0.5-0.6 s with 2 threads on a busy 2-core machine, 0.16-0.3 s with one. Only the BLAS
@@ -366,9 +367,8 @@ def serve(settings: UiSettings, ready: Callable[[str, Path], None] | None = None
     blas = threadpool_limits(1, user_api="blas")
     outputs = settings.outputs or Path(tempfile.mkdtemp(prefix="photostyle-ui-"))
     outputs.mkdir(exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="photostyle-ui-uploads-") as scratch:
+    with sock, tempfile.TemporaryDirectory(prefix="photostyle-ui-uploads-") as scratch:
         app = create_app(settings, outputs, Path(scratch))
-        sock = open_socket(settings.host, settings.port)
         port = sock.getsockname()[1]
         shown = f"[{settings.host}]" if ":" in settings.host else settings.host
         server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False,

@@ -243,7 +243,7 @@ class FullRun:
     def _work(self) -> None:
         try:
             self._run()
-        except (PhotostyleError, InputError) as exc:
+        except PhotostyleError as exc:
             self._set(state="failed", message=str(exc))
         except Exception as exc:  # the worker's boundary: any failure is shown on the page
             self._set(state="failed", message=f"{type(exc).__name__}: {exc}")

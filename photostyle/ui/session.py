@@ -258,8 +258,8 @@ class Session:
         if not isinstance(request, dict):
             raise InputError("live: expected a JSON object")
         start = time.perf_counter()
-        content, style = self.photo("content"), self.photo("style")
         with self.lock:
+            content, style = self.photo("content"), self.photo("style")
             for role in ROLES:
                 if request.get(role) is not None:
                     self.masks[role] = self._canonical(role, request[role])
@@ -268,8 +268,8 @@ class Session:
                     self._remember(role, self._blank(role))
             aligned, messages = self._aligned()
             masks = self.masks_payload()
+            single = one_region(self.masks["content"], self.masks["style"])
         parsed = time.perf_counter()
-        single = one_region(self.masks["content"], self.masks["style"])
         image = live_result(content.live, style.live,
                             None if single else aligned.content_labels,
                             None if single else aligned.style_labels)
