@@ -259,6 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     if executable is None:
         print("no Chromium found (apt-get install chromium); nothing measured")
         return 1
+    load = os.getloadavg()
     pair = (DATA / "rocket_content.png", DATA / "rocket_style.png")
     masks = (DATA / "rocket_content_mask.png", DATA / "rocket_style_mask.png")
     with sync_playwright() as playwright, tempfile.TemporaryDirectory() as out:
@@ -281,9 +282,13 @@ def main(argv: list[str] | None = None) -> int:
     trips = [r["ms"] for r in rows]
     server_ms = [1000 * r["server"]["total"] for r in rows]
     live_ms = [1000 * r["server"]["live"] for r in rows]
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text()
+                .splitlines() if line.startswith("model name")), platform.machine()) \
+        if Path("/proc/cpuinfo").is_file() else platform.machine()
     result = {
-        "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-                    "load_average": os.getloadavg(), "python": platform.python_version()},
+        "machine": {"cpu": cpu, "cores": os.cpu_count(), "load_average_before": load,
+                    "load_average_after": os.getloadavg(), "python": platform.python_version(),
+                    "chromium": executable},
         "startup_listening_s": _stats(listen, 2), "startup_page_ready_s": _stats(ready, 2),
         "roundtrip_ms": _stats(trips, 1), "server_ms": _stats(server_ms, 1),
         "live_method_ms": _stats(live_ms, 1),
