@@ -67,8 +67,8 @@ class Server:
         ``time.perf_counter()`` at the launch.
     """
 
-    def __init__(self, *args: str, timeout: float = 60.0) -> None:
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+    def __init__(self, *args: str, timeout: float = 60.0, env: dict | None = None) -> None:
+        env = {**os.environ, **(env or {}), "PYTHONPATH": os.pathsep.join(
             [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
         self.started = time.perf_counter()
         self.proc = subprocess.Popen(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 import socket
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -281,7 +282,8 @@ class _Headers(BaseHTTPMiddleware):
         return response
 
 
-def create_app(settings: UiSettings, outputs: Path, scratch: Path) -> Starlette:
+def create_app(settings: UiSettings, outputs: Path, scratch: Path, *,
+               remove_scratch: bool = False) -> Starlette:
     """The editor's ASGI app.
 
     Parameters
@@ -292,6 +294,8 @@ def create_app(settings: UiSettings, outputs: Path, scratch: Path) -> Starlette:
         Existing folder the sessions write into (one sub-folder each).
     scratch : Path
         Existing private folder for uploads while they are decoded.
+    remove_scratch : bool
+        Remove ``scratch`` when the app shuts down.
     """
     api = _Api(settings, outputs, scratch)
     r = api.route
@@ -319,7 +323,11 @@ def create_app(settings: UiSettings, outputs: Path, scratch: Path) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
+        # Here, not after the server returns: uvicorn ends the process on SIGTERM once the
+        # app has shut down.
         await run_in_threadpool(api.sessions.close)
+        if remove_scratch:
+            shutil.rmtree(scratch, ignore_errors=True)
 
     return Starlette(routes=routes, lifespan=lifespan, middleware=[
         Middleware(TrustedHostMiddleware, allowed_hosts=hosts), Middleware(_Headers)])
@@ -367,8 +375,9 @@ def serve(settings: UiSettings, ready: Callable[[str, Path], None] | None = None
     blas = threadpool_limits(1, user_api="blas")
     outputs = settings.outputs or Path(tempfile.mkdtemp(prefix="photostyle-ui-"))
     outputs.mkdir(exist_ok=True)
-    with sock, tempfile.TemporaryDirectory(prefix="photostyle-ui-uploads-") as scratch:
-        app = create_app(settings, outputs, Path(scratch))
+    scratch = Path(tempfile.mkdtemp(prefix="photostyle-ui-uploads-"))
+    try:
+        app = create_app(settings, outputs, scratch, remove_scratch=True)
         port = sock.getsockname()[1]
         shown = f"[{settings.host}]" if ":" in settings.host else settings.host
         server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False,
@@ -377,4 +386,7 @@ def serve(settings: UiSettings, ready: Callable[[str, Path], None] | None = None
         if ready is not None:
             ready(f"http://{shown}:{port}/", outputs)
         server.run(sockets=[sock])
-    blas.restore_original_limits()
+    finally:
+        sock.close()
+        shutil.rmtree(scratch, ignore_errors=True)
+        blas.restore_original_limits()

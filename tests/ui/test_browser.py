@@ -76,14 +76,18 @@ def folders(tmp_path_factory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="module")
-def server(browser, folders, measured):
-    """A fresh ``photostyle ui`` process; its start-up measured up to the page being ready."""
-    with bench.Server("--outputs", str(folders["outputs"])) as server:
+def server(browser, folders, measured, tmp_path_factory):
+    """A fresh ``photostyle ui`` process; its start-up measured up to the page being ready.
+    Stopped (SIGTERM), it leaves no temporary folder behind."""
+    tmp = tmp_path_factory.mktemp("server_tmp")
+    with bench.Server("--outputs", str(folders["outputs"]), env={"TMPDIR": str(tmp)}) as server:
         page = bench.Editor(browser, server.url)
         measured["startup_listening_s"] = round(server.listening_s, 3)
         measured["startup_page_ready_s"] = round(time.perf_counter() - server.started, 3)
         page.close()
+        assert [p.name for p in tmp.iterdir()][0].startswith("photostyle-ui-uploads-")
         yield server
+    assert not any(tmp.iterdir()), list(tmp.iterdir())
 
 
 @pytest.fixture(scope="module")
