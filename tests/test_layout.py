@@ -27,7 +27,9 @@ TORCH_FREE = (
     "photostyle.cli.console", "photostyle.neural", "segment", "segment.io", "segment.palette",
     "segment.align", "segment.auto", "segment.cluster", "segment.regions", "segment.ade20k",
     "segment.errors", "matting", "matting.laplacian", "matting.spd3",
-    "matting.local_affine_numpy",
+    "matting.local_affine_numpy", "photostyle.cli.ui", "photostyle.ui", "photostyle.ui.settings",
+    "photostyle.ui.files", "photostyle.ui.masks", "photostyle.ui.live", "photostyle.ui.runner",
+    "photostyle.ui.session", "photostyle.ui.app",
 )
 
 
