@@ -25,9 +25,9 @@ import scipy.sparse
 import torch
 from torch import Tensor, nn
 
-from .quadratic import QuadraticEnergy, check_batch_image
 from .laplacian import matting_laplacian
 from .matrix_free import MatrixFreeLaplacian, matting_energy_matrix_free
+from .quadratic import QuadraticEnergy, check_batch_image
 
 _LAYOUTS = ("auto", "csr", "coo")
 _OPERATORS = ("auto", "sparse", "matrix_free")

@@ -85,7 +85,7 @@ def test_imagenet_weights_are_read_from_torchvision_cache(tmp_path, monkeypatch)
 
 def test_weights_resolution_order(monkeypatch):
     monkeypatch.delenv(WEIGHTS_ENV, raising=False)
-    assert resolve_weights(None) == "imagenet"
+    assert resolve_weights(None) == "auto"
     monkeypatch.setenv(WEIGHTS_ENV, "/some/file.pth")
     assert resolve_weights(None) == "/some/file.pth"
     assert resolve_weights("random") == "random"
