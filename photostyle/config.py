@@ -229,6 +229,7 @@ class Config:
         What the optimizer updates (:data:`VARIABLES`): the image in [0, 1] or the image in
         Caffe units (BGR, 256·v − mean), as the Lua code; the losses are the same, the L-BFGS
         steps are not (its first step is min(1, 1/‖g‖₁)·g, and ‖g‖₁ depends on the units).
+        Adam's ``lr`` is in the variable's units.
     lr : float
         Adam's learning rate on an image in [0, 1] (L-BFGS always uses 1, as the paper's code).
     history_size : int

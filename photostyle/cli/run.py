@@ -448,8 +448,8 @@ def run(args: argparse.Namespace) -> int:
         check_output_path(args.report, (*inputs, out), what="report")
     if args.log_json is not None:
         if config.quality == PREVIEW:
-            raise InputError("--log-json logs the optimization's losses; --quality preview "
-                             "runs no optimization")
+            raise InputError("--log-json logs the optimization's losses and --quality preview "
+                             "runs none; drop --log-json or choose draft, default or max")
         check_output_file(args.log_json, (*inputs, out, args.report),
                           what="--log-json file", example="log.jsonl")
     _check_seg_options(args, (*inputs, out, args.report, args.log_json))
@@ -476,8 +476,8 @@ def run_weight_free(args: argparse.Namespace, config: Config, out: Path) -> int:
     from ..neural.vgg import cache_path
 
     print(f"{PROG}: warning: no VGG-19 weights ({CAFFE_FILE} is not cached and could not be "
-          f"downloaded), so the weight-free colour transfer (--quality preview) ran instead "
-          f"of the neural method; to run it, download {CAFFE_URL} and copy it to "
+          f"downloaded), so the weight-free colour transfer (--quality preview) runs instead "
+          f"of the neural method; for that, download {CAFFE_URL} and copy it to "
           f"{cache_path(CAFFE_FILE)} or pass --vgg-weights PATH --vgg-format caffe",
           file=sys.stderr)
     return _run_preview(args, config.replace(quality=PREVIEW), out)

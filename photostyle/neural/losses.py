@@ -43,13 +43,11 @@ import torch
 from torch import Tensor, nn
 
 from .support import TINY
+from .vgg import CAFFE_SCALE
 
 __all__ = ["ContentLoss", "StyleLoss", "TVLoss", "check_features", "content_loss",
            "gram_matrix", "paper_content_loss", "paper_gram", "paper_style_loss",
            "paper_style_targets", "paper_tv_loss", "style_loss", "style_targets", "tv_loss"]
-
-#: Scale of the paper form's image units: the Lua code's image is 256·v (Caffe units).
-PAPER_PIXEL_SCALE = 256.0
 
 
 def _energy(t: Tensor) -> Tensor:
@@ -66,6 +64,20 @@ def check_features(features: Tensor, name: str) -> Tensor:
     if features.dim() != 3:
         raise ValueError(f"{name}: expected (C,H,W) or (1,C,H,W), got {tuple(features.shape)}")
     return features
+
+
+def _masked_product(features: Tensor, mask: Tensor | None, name: str) -> tuple[Tensor, Tensor]:
+    """``(F m)(F m)ᵀ`` (``F Fᵀ`` without a mask) of ``(C,H,W)`` or ``(1,C,H,W)`` features and
+    an ``(H,W)`` mask, and the ``(C,H,W)`` features."""
+    f = check_features(features, name)
+    c, h, w = f.shape
+    flat = f.reshape(c, h * w)
+    if mask is None:
+        return flat @ flat.T, f
+    if mask.shape != (h, w):
+        raise ValueError(f"{name}: mask {tuple(mask.shape)} does not match features {(h, w)}")
+    weighted = flat * mask.reshape(1, h * w).to(flat.dtype)
+    return weighted @ weighted.T, f
 
 
 def gram_matrix(features: Tensor, mask: Tensor | None = None) -> Tensor:
@@ -89,16 +101,18 @@ def gram_matrix(features: Tensor, mask: Tensor | None = None) -> Tensor:
     Tensor
         ``(C,C)`` symmetric matrix.
     """
-    f = check_features(features, "gram_matrix")
-    c, h, w = f.shape
-    flat = f.reshape(c, h * w)
+    product, f = _masked_product(features, mask, "gram_matrix")
     if mask is None:
-        return flat @ flat.T / (h * w)
-    if mask.shape != (h, w):
-        raise ValueError(f"gram_matrix: mask {tuple(mask.shape)} does not match features {(h, w)}")
-    m = mask.reshape(1, h * w).to(flat.dtype)
-    weighted = flat * m
-    return weighted @ weighted.T / (m.square().sum() + TINY)
+        return product / (f.shape[1] * f.shape[2])
+    return product / (mask.to(f.dtype).square().sum() + TINY)
+
+
+def _squared_error(features: Tensor, target: Tensor, name: str) -> Tensor:
+    """``(F − F_c)²`` elementwise, for features and a target of the same shape."""
+    if features.shape != target.shape:
+        raise ValueError(f"{name}: shapes differ {tuple(features.shape)} vs "
+                         f"{tuple(target.shape)}")
+    return (features - target).square()
 
 
 def content_loss(features: Tensor, target: Tensor) -> Tensor:
@@ -109,10 +123,7 @@ def content_loss(features: Tensor, target: Tensor) -> Tensor:
     features, target : Tensor
         Activations of the same shape (target is treated as a constant).
     """
-    if features.shape != target.shape:
-        raise ValueError(f"content_loss: shapes differ {tuple(features.shape)} vs "
-                         f"{tuple(target.shape)}")
-    return (features - target).square().sum() / _energy(target)
+    return _squared_error(features, target, "content_loss").sum() / _energy(target)
 
 
 def style_loss(features: Tensor, targets: Tensor, masks: Tensor | None = None,
@@ -190,10 +201,7 @@ def paper_content_loss(features: Tensor, target: Tensor) -> Tensor:
     features, target : Tensor
         Activations of the same shape (target is treated as a constant).
     """
-    if features.shape != target.shape:
-        raise ValueError(f"paper_content_loss: shapes differ {tuple(features.shape)} vs "
-                         f"{tuple(target.shape)}")
-    return (features - target).square().mean()
+    return _squared_error(features, target, "paper_content_loss").mean()
 
 
 def paper_gram(features: Tensor, mask: Tensor | None = None) -> Tensor:
@@ -216,17 +224,9 @@ def paper_gram(features: Tensor, mask: Tensor | None = None) -> Tensor:
     Tensor
         ``(C,C)`` symmetric matrix.
     """
-    f = check_features(features, "paper_gram")
-    c, h, w = f.shape
-    flat = f.reshape(c, h * w)
-    if mask is None:
-        return flat @ flat.T / f.numel()
-    if mask.shape != (h, w):
-        raise ValueError(f"paper_gram: mask {tuple(mask.shape)} does not match features {(h, w)}")
-    weighted = flat * mask.reshape(1, h * w).to(flat.dtype)
-    gram = weighted @ weighted.T
-    mu = float(mask.mean())
-    return gram / (f.numel() * mu) if mu > 0 else gram
+    product, f = _masked_product(features, mask, "paper_gram")
+    mu = 1.0 if mask is None else float(mask.mean())
+    return product / (f.numel() * mu) if mu > 0 else product
 
 
 def paper_style_targets(features: Tensor, masks: Tensor | None) -> Tensor:
@@ -292,7 +292,7 @@ def paper_tv_loss(image: Tensor) -> Tensor:
     block = image[..., :-1, :-1]
     dx = block - image[..., :-1, 1:]
     dy = block - image[..., 1:, :-1]
-    return 0.5 * PAPER_PIXEL_SCALE**2 * (dx.square().sum() + dy.square().sum())
+    return 0.5 * CAFFE_SCALE**2 * (dx.square().sum() + dy.square().sum())
 
 
 class ContentLoss(nn.Module):

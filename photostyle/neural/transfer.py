@@ -70,8 +70,8 @@ class StepInfo:
     elapsed : float
         Seconds since the stage started (at this level).
     image : Tensor
-        The current image ``(1,3,h,w)`` in [0, 1] at this level's size, after this step's
-        update (read it, copy it to keep it, never modify it).
+        The current image ``(1,3,h,w)`` (RGB, nominally in [0, 1], not clamped) at this
+        level's size, after this step's update (read it, copy it to keep it, never modify it).
     level, levels : int
         This pyramid level (1 = coarsest) and the number of levels run.
     """
@@ -184,7 +184,7 @@ def run_stage(stage: int, level: int, levels: int, start: Tensor, steps: int,
     x = to_variable(start.detach()).clone(memory_format=torch.contiguous_format)
     x.requires_grad_(True)
     if steps == 0:
-        return start.detach()
+        return start.detach().clone()
     if config.optimizer == "lbfgs":
         # One function evaluation per step and no line search, as optim.lbfgs in the Lua code,
         # never stopping early (tolX = tolFun = -1 there); see photostyle.optim.

@@ -18,7 +18,7 @@ from photostyle import cli
 from photostyle.cli import run as run_command
 from photostyle.config import CAFFE_FILE, CAFFE_URL
 
-from ..cli_runner import folder_files, run_cli
+from ..cli_runner import folder_files, interrupt_at, run_cli
 from ..neural import lua_reference as lr
 from ..synthetic import color_mask, scene, write_png
 
@@ -160,14 +160,7 @@ def test_log_json_survives_ctrl_c_and_the_report_plots_the_losses(tiny_pair, cap
     records = [json.loads(line) for line in log.read_text().splitlines()]
     assert [(r["stage"], r["step"]) for r in records] == [(1, 0), (1, 1), (2, 0)]
     assert sheet.is_file()
-    original = run_command.Progress.__call__
-
-    def interrupt(self, info):
-        original(self, info)
-        if info.stage == 1 and info.step == 2:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(run_command.Progress, "__call__", interrupt)
+    interrupt_at(monkeypatch, stage=1, step=2)
     code, _, err = run_cli(args, capsys)
     assert code == 130
     assert [json.loads(line)["step"] for line in log.read_text().splitlines()] == [0, 1]
