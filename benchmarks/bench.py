@@ -4,7 +4,7 @@ Usage::
 
     python benchmarks/bench.py [--sizes 256 512 700] [--presets draft default] [--device cpu]
                                [--reps 3] [--vgg-weights random] [--memory] [--no-steps]
-                               [--style-loss gram|histogram|both]
+                               [--style-loss gram|histogram|both] [--loss paper|relative]
                                [--json benchmarks/results/bench.json]
 
 For each long side (default 256, 512, 700; and 1024, 2048 on CUDA), on the example pair in
@@ -117,36 +117,39 @@ def _time(fn, device, reps: int) -> float:
     return statistics.median(times)
 
 
-def steps(size: int, device: str, weights: str, reps: int, style_loss: str = "gram") -> dict:
-    """Laplacian setup and the per-step cost split at long side ``size`` (this process)."""
+def steps(size: int, device: str, weights: str, reps: int, style_loss: str = "gram",
+          loss: str | None = None) -> dict:
+    """Laplacian setup and the per-step cost split at long side ``size`` (this process), with
+    the loss form ``loss`` (None: Config's rule for ``weights``)."""
     import torch
 
     from matting import MattingRegularizer
-    from photostyle import Config, VGG19Features
+    from photostyle import Config
     from photostyle.neural.gram import MaskedGramLoss
     from photostyle.neural.inputs import prepare_inputs
     from photostyle.neural.objective import Objective
     from photostyle.neural.optim import LBFGS
     from photostyle.neural.transfer import run_stage
-    from photostyle.neural.vgg import deepest
+    from photostyle.neural.vgg import build_network
 
     content, style, c_labels, s_labels = _load(device)
-    config = Config(size=size, vgg_weights=weights, style_loss=style_loss)
+    config = Config(size=size, vgg_weights=weights, style_loss=style_loss, loss=loss)
     c, s, cm, sm, w = prepare_inputs(content, style, c_labels, s_labels, size)
     h, wd = c.shape[-2:]
-    row: dict = {"size": size, "height": h, "width": wd, "labels": int(cm.shape[0])}
+    row: dict = {"size": size, "height": h, "width": wd, "labels": int(cm.shape[0]),
+                 "loss": config.loss_form}
 
     # Laplacian: setup and one energy + gradient, per operator.
     x = c.detach().clone().requires_grad_(True)
     for op in ("sparse", "matrix_free"):
         t = time.perf_counter()
-        reg = MattingRegularizer(c, weight=config.weight("matting_weight"), operator=op)
+        reg = MattingRegularizer(c, weight=config.weight("matting_weight"), operator=op,
+                                 normalize=config.loss_form == "relative")
         _sync(device)
         row[f"laplacian_setup_{op}_s"] = time.perf_counter() - t
         row[f"matting_{op}_s"] = _time(lambda reg=reg: reg(x).backward(), device, reps)
 
-    model = VGG19Features(weights, last=deepest(config.feature_layers))
-    model = model.to(device=c.device, dtype=c.dtype)
+    model = build_network(config).to(device=c.device, dtype=c.dtype)
     channels_last = c.device.type == "cuda"
     objective = Objective(model, model, config, c, [s], cm, None if sm is None else [sm], w,
                            channels_last)
@@ -167,9 +170,7 @@ def steps(size: int, device: str, weights: str, reps: int, style_loss: str = "gr
                     for k, labels in objective.style_terms.items())
         total = total + sum(loss(leaves[k]) for k, loss in objective.content_losses.items())
         total = total + sum(loss(leaves[k]) for k, loss in objective.histogram_terms.items())
-        from photostyle.neural.losses import tv_loss
-
-        (total + tv_loss(x)).backward()
+        (total + objective.tv_loss(x)).backward()
 
     row["losses_s"] = _time(losses, device, reps)
     objective.add_matting()
@@ -245,7 +246,8 @@ def _rss() -> tuple[int, int]:
 
 
 def preset(size: int, quality: str, device: str, weights: str,
-           schedule: tuple[int, int] | None = None, style_loss: str = "gram") -> dict:
+           schedule: tuple[int, int] | None = None, style_loss: str = "gram",
+           loss: str | None = None) -> dict:
     """One end-to-end transfer with ``Config(quality=...)`` in this process (or, for the
     memory check, a single-scale ``schedule = (steps, history_size)`` of stage 2 only)."""
     import torch
@@ -254,7 +256,8 @@ def preset(size: int, quality: str, device: str, weights: str,
     from photostyle.neural.memory import estimate_peak_memory
 
     content, style, c_labels, s_labels = _load(device)
-    config = Config(size=size, quality=quality, vgg_weights=weights, style_loss=style_loss)
+    config = Config(size=size, quality=quality, vgg_weights=weights, style_loss=style_loss,
+                    loss=loss)
     if schedule is not None:
         config = config.replace(schedule=((0, schedule[0]),), history_size=schedule[1])
     cuda = torch.device(device).type == "cuda"
@@ -381,6 +384,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--vgg-weights", default="random")
     p.add_argument("--style-loss", default="gram", choices=("gram", "histogram", "both"),
                    help="style loss of every measured run")
+    p.add_argument("--loss", default=None, choices=("paper", "relative"),
+                   help="loss form of every measured run (default: Config's rule for the "
+                        "weights: relative for random weights)")
     p.add_argument("--no-steps", action="store_true", help="skip the per-step measurements")
     p.add_argument("--memory", action="store_true",
                    help="also check the memory estimate on single-scale runs whose L-BFGS "
@@ -393,15 +399,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         kind, size = args.child[0], int(args.child[1])
         if kind == "steps":
-            row = steps(size, args.device, args.vgg_weights, args.reps, args.style_loss)
+            row = steps(size, args.device, args.vgg_weights, args.reps, args.style_loss,
+                        args.loss)
         elif kind == "memory":
             n, history = (int(v) for v in args.child[2:4])
             row = preset(size, "max", args.device, args.vgg_weights, (n, history),
-                         args.style_loss)
+                         args.style_loss, args.loss)
             row["quality"] = f"{n} steps, L-BFGS history {history}"
         else:
             row = preset(size, args.child[2], args.device, args.vgg_weights,
-                         style_loss=args.style_loss)
+                         style_loss=args.style_loss, loss=args.loss)
         print(json.dumps(row))
         return 0
 
@@ -412,9 +419,10 @@ def main(argv: list[str] | None = None) -> int:
     presets = args.presets if args.presets is not None else \
         (["draft", "default", "max"] if cuda else ["draft", "default"])
     common = ["--device", args.device, "--vgg-weights", args.vgg_weights, "--reps",
-              str(args.reps), "--style-loss", args.style_loss]
+              str(args.reps), "--style-loss", args.style_loss,
+              *(["--loss", args.loss] if args.loss else [])]
     result = {"machine": machine(args.device), "device": args.device,
-              "weights": args.vgg_weights, "style_loss": args.style_loss,
+              "weights": args.vgg_weights, "style_loss": args.style_loss, "loss": args.loss,
               "load_before": _load_average(),
               "steps": [], "presets": []}
     for size in sizes:

@@ -15,7 +15,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
     __name__,
     submodules=["classic", "cli", "evaluation", "io", "neural"],
     submod_attrs={
-        "config": ["ARTISTIC_QUALITY", "MODE_DEFAULTS", "PRESETS", "QUALITY", "Config"],
+        "config": ["ARTISTIC_QUALITY", "MODE_DEFAULTS", "PRESETS", "QUALITY", "RECIPES", "Config"],
         "errors": ["InputError", "PhotostyleError", "WeightsError"],
         "io.images": ["read_image", "save_image"],
         "io.tensors": ["load_image"],

@@ -5,10 +5,16 @@ stages, the matting term, the local-affine post-process) and ``"artistic"`` (Gat
 Bethge: one stage, no matting term, no post-process; see :data:`MODE_DEFAULTS`).
 
 Loss weights come from a *preset*. ``"paper"`` is the balance of Luan et al. (content 5, style
-100, total variation 1e-3, λ = 1e4) applied to photostyle's dimensionless loss terms (see
-:mod:`photostyle.neural.losses` for the normalization); any weight given explicitly overrides
-the preset's. The same weights are used with untrained (``vgg_weights="random"``) features,
-which only test the mechanics: never tune a default to them.
+100, total variation 1e-3, λ = 1e4); any weight given explicitly overrides the preset's. Both
+forms of the loss use these numbers (:data:`LOSS_FORMS`): ``"paper"``, the objective of the
+authors' Lua code term by term (raw means of Caffe VGG-19 activations of 0–255 images, where
+the numbers were chosen), and ``"relative"``, photostyle's dimensionless terms (each divided by
+its target's energy; see :mod:`photostyle.neural.losses`), where they are photostyle's choice.
+The same weights are used with untrained (``vgg_weights="random"``) features, which only test
+the mechanics: never tune a default to them.
+
+A *recipe* (:data:`RECIPES`, :meth:`Config.recipe`) sets many fields at once: ``"paper"`` is the
+paper's run as its code ran it.
 
 This module imports no torch: the command line reads its defaults and choices at start-up.
 """
@@ -33,6 +39,39 @@ PRESETS: dict[str, dict[str, float]] = {
 
 #: Environment variable naming a local VGG-19 weights file (used when none is given).
 WEIGHTS_ENV = "PHOTOSTYLE_VGG_WEIGHTS"
+
+#: The Caffe VGG-19 of the paper (Simonyan & Zisserman's ILSVRC model, as loadcaffe reads it),
+#: converted to a PyTorch state dict with torchvision's ``features.N`` keys by the author of
+#: jcjohnson/neural-style and used by ProGamerGov/neural-style-pt. ``d01eb7cb`` is the start of
+#: its SHA-256 (checked on download, torch.hub's convention).
+CAFFE_FILE = "vgg19-d01eb7cb.pth"
+CAFFE_URL = "https://web.eecs.umich.edu/~justincj/models/" + CAFFE_FILE
+
+#: Named sources of ``Config.vgg_weights`` (anything else is the path of a local state dict).
+#: ``"auto"``: the Caffe weights if they are cached or can be downloaded; without them the
+#: command line runs the weight-free method instead (the library raises WeightsError).
+VGG_SOURCES = ("auto", "caffe", "imagenet", "random")
+
+#: Input conventions of a VGG-19 state dict (``Config.vgg_format``): ``"caffe"`` (BGR,
+#: 256·v − (103.939, 116.779, 123.68), v in [0, 1], the Lua ``preprocess``) or
+#: ``"torchvision"`` (RGB in [0, 1], ImageNet mean and std).
+VGG_FORMATS = ("caffe", "torchvision")
+
+#: The two forms of the loss (``Config.loss``). ``"paper"``: the Lua code's objective, term
+#: by term (content 5·mean((F − F_c)²); per style layer and label 100·μ·mean((G − S)²) with
+#: the Gram normalized by C·h·w·μ; TV on the 0–255 image; λ·Σ_c V_cᵀLV_c with V in [0, 1]);
+#: ``"relative"``: photostyle's dimensionless terms, which keep their balance on any network.
+LOSS_FORMS = ("paper", "relative")
+
+#: Units of the variable the optimizer updates (``Config.variable``): the image in [0, 1], or
+#: Caffe units (BGR, 256·v − mean; the Lua code's ``img``). L-BFGS is not invariant to this
+#: choice: its first step is min(1, 1/‖g‖₁)·g.
+VARIABLES = ("image", "caffe")
+
+#: Named starts of stage 1 (``Config.init``; anything else is the path of an image file).
+#: ``"mean"`` is the Lua code's start: ``randn · 1e-4`` in Caffe units, i.e. the Caffe mean
+#: colour (123.68, 116.779, 103.939)/256 with imperceptible noise.
+INITS = ("content", "noise", "transfer", "mean")
 
 #: ``Config.quality`` of the weight-free colour transfer (:func:`photostyle.classic.preview`):
 #: not an optimization schedule.
@@ -68,6 +107,20 @@ ARTISTIC_QUALITY: dict[str, tuple[tuple[int, int], ...]] = {
     "draft": ((150, 0), (50, 0), (15, 0)),
     "default": ((300, 0), (100, 0), (40, 0)),
     "max": ((1000, 0),),
+}
+
+#: Settings of each recipe (:meth:`Config.recipe`; the command line's ``--recipe``); fields given
+#: explicitly override them. ``"paper"``: the run of the authors' code (neuralstyle_seg.lua,
+#: deepmatting_seg.lua, gen_all.py): the Caffe network and the paper's loss, 1000 + 1000 L-BFGS
+#: steps at one scale (history 100, step 1, no line search) on the image in Caffe units, stage 1
+#: from the mean colour, stage 2 from stage 1's result, at the 700 px of the paper's examples,
+#: and the post-process as gen_all.py ran it (-f_radius 15 -f_edge 0.01; the CUDA kernel's ridge
+#: 1e-3 on the unnormalized 3×3 system is ε = 1e-3/9 on the window covariance).
+RECIPES: dict[str, dict[str, object]] = {
+    "paper": {"mode": "photo", "vgg_weights": "caffe", "loss": "paper", "quality": "max",
+              "optimizer": "lbfgs", "history_size": 100, "init": "mean", "variable": "caffe",
+              "size": 700, "post": True, "post_radius": 1, "post_smooth_radius": 15,
+              "post_sigma": 0.01, "post_eps": 1e-3 / 9},
 }
 
 #: VGG-19 layers used by the paper (Gatys et al.; Luan et al. keep the same choice).
@@ -144,6 +197,12 @@ class Config:
     preset : {"paper"} or None
         Source of the loss weights that are left as ``None`` (:data:`PRESETS`; ``None``:
         ``"paper"``).
+    loss : {"paper", "relative"} or None
+        Form of the loss terms (:data:`LOSS_FORMS`). ``"paper"``: the objective of the
+        authors' Lua code, term by term (:mod:`photostyle.neural.losses`); its weights are
+        the paper's on the Caffe network. ``"relative"``: photostyle's dimensionless terms.
+        ``None``: ``"paper"`` on a Caffe-format network (with the Gram style loss), else
+        ``"relative"`` (:meth:`loss_for`).
     content_weight, style_weight, tv_weight, matting_weight : float or None
         Loss weights; ``None`` takes the preset's value. ``matting_weight`` is the paper's λ.
     style_loss : {"gram", "histogram", "both"}
@@ -166,22 +225,36 @@ class Config:
         the last step.
     optimizer : {"lbfgs", "adam"}
         L-BFGS as in the paper (one function evaluation per step, no line search) or Adam.
+    variable : {"image", "caffe"}
+        What the optimizer updates (:data:`VARIABLES`): the image in [0, 1] or the image in
+        Caffe units (BGR, 256·v − mean), as the Lua code; the losses are the same, the L-BFGS
+        steps are not (its first step is min(1, 1/‖g‖₁)·g, and ‖g‖₁ depends on the units).
+        Adam's ``lr`` is in the variable's units.
     lr : float
         Adam's learning rate on an image in [0, 1] (L-BFGS always uses 1, as the paper's code).
     history_size : int
         L-BFGS memory.
-    init : {"content", "noise", "transfer"} or None
+    init : str or None
         Start of stage 1; ``None``: the mode's (:data:`MODE_DEFAULTS`). ``"transfer"`` is
-        the regional colour transfer of the content (:mod:`photostyle.color_transfer`,
+        the regional colour transfer of the content (:mod:`photostyle.classic.regional`,
         without its post-process; photo mode's default: measured with untrained features it
         reaches the content start's stage-1 style loss in about half the steps; with several
-        styles, the one with the largest blend weight), ``"content"`` the content image (the
-        paper's choice), ``"noise"`` uniform noise (artistic mode's default).
+        styles, the one with the largest blend weight), ``"content"`` the content image,
+        ``"noise"`` uniform noise (artistic mode's default), ``"mean"`` the Lua code's start
+        (``randn·1e-4`` in Caffe units: the Caffe mean colour), or the path of an image file,
+        resized to each start's size (with ``iters=(0, N)`` it is stage 2's start, as
+        ``deepmatting_seg.lua -init_image``).
     seed : int
         Seed for the noise start and for ``vgg_weights="random"``.
     vgg_weights : str
-        ``"imagenet"`` (torchvision's IMAGENET1K_V1), ``"random"`` (seeded, untrained; for tests)
-        or the path of a local VGG-19 state dict.
+        ``"auto"`` (the Caffe VGG-19 if cached or downloadable; the command line falls back to
+        the weight-free method without it), ``"caffe"`` (the paper's network,
+        :data:`CAFFE_FILE`), ``"imagenet"`` (torchvision's IMAGENET1K_V1), ``"random"``
+        (seeded, untrained; for tests) or the path of a local VGG-19 state dict.
+    vgg_format : {"caffe", "torchvision"} or None
+        Input convention of a local or random state dict (:data:`VGG_FORMATS`); ``None``:
+        ``"caffe"`` for a file named :data:`CAFFE_FILE`, else ``"torchvision"``. The named
+        sources have their own (``"caffe"``/``"auto"``: caffe, ``"imagenet"``: torchvision).
     pooling : {"max", "avg"}
         VGG pooling layers.
     content_layers, style_layers : tuple of str
@@ -223,12 +296,15 @@ class Config:
     style_blend_weights: tuple[float, ...] | None = None
     style_scale: float = 1.0
     original_colors: bool = False
+    loss: Literal["paper", "relative"] | None = None
     optimizer: Literal["lbfgs", "adam"] = "lbfgs"
     lr: float = 0.02
     history_size: int = 100
-    init: Literal["content", "noise", "transfer"] | None = None
+    variable: Literal["image", "caffe"] = "image"
+    init: str | None = None
     seed: int = 0
-    vgg_weights: str = "imagenet"
+    vgg_weights: str = "auto"
+    vgg_format: Literal["caffe", "torchvision"] | None = None
     pooling: Literal["max", "avg"] = "max"
     content_layers: tuple[str, ...] = CONTENT_LAYERS
     style_layers: tuple[str, ...] = STYLE_LAYERS
@@ -307,8 +383,30 @@ class Config:
                              "'sparse' or 'matrix_free'")
         if self.optimizer not in ("lbfgs", "adam"):
             raise InputError(f"optimizer {self.optimizer!r} must be 'lbfgs' or 'adam'")
-        if self.init is not None and self.init not in ("content", "noise", "transfer"):
-            raise InputError(f"init {self.init!r} must be 'content', 'noise' or 'transfer'")
+        if self.init is not None and str(self.init) not in INITS \
+                and not os.path.isfile(self.init):
+            raise InputError(f"init {self.init}: no such image file; give an image or one of "
+                             f"{', '.join(INITS)}")
+        if self.loss is not None and self.loss not in LOSS_FORMS:
+            raise InputError(f"loss {self.loss!r} must be 'paper' or 'relative'")
+        if self.loss == "paper" and self.style_loss != "gram":
+            raise InputError(f"loss 'paper' is the Lua code's Gram objective; style_loss "
+                             f"{self.style_loss!r} has only the relative form (loss 'relative')")
+        if self.variable not in VARIABLES:
+            raise InputError(f"variable {self.variable!r} must be 'image' or 'caffe'")
+        if not str(self.vgg_weights):
+            raise InputError("vgg_weights is empty; give auto, caffe, imagenet, random or a "
+                             "file")
+        if self.vgg_format is not None:
+            if self.vgg_format not in VGG_FORMATS:
+                raise InputError(f"vgg_format {self.vgg_format!r} must be 'caffe' or "
+                                 "'torchvision'")
+            fixed = {"auto": "caffe", "caffe": "caffe", "imagenet": "torchvision"}
+            own = fixed.get(str(self.vgg_weights))
+            if own is not None and own != self.vgg_format:
+                raise InputError(f"vgg_format {self.vgg_format} does not fit vgg_weights "
+                                 f"{self.vgg_weights} (a {own} network); vgg_format is for a "
+                                 "local file or random weights")
         if self.transfer_method not in ("linear", "histogram"):
             raise InputError(f"transfer_method {self.transfer_method!r} must be 'linear' or "
                              "'histogram'")
@@ -332,6 +430,38 @@ class Config:
     def start(self) -> str:
         """The start of the optimization in force (``init``, else the mode's)."""
         return str(self.init if self.init is not None else MODE_DEFAULTS[self.mode]["init"])
+
+    @property
+    def network_format(self) -> str:
+        """Input convention of the network ``vgg_weights`` names (:data:`VGG_FORMATS`)."""
+        weights = str(self.vgg_weights)
+        if weights in ("auto", "caffe"):
+            return "caffe"
+        if weights == "imagenet":
+            return "torchvision"
+        if self.vgg_format is not None:
+            return self.vgg_format
+        return "caffe" if os.path.basename(weights) == CAFFE_FILE else "torchvision"
+
+    def loss_for(self, network_format: str) -> str:
+        """The loss form in force on a network of ``network_format``: ``loss``, else
+        ``"paper"`` on a Caffe network with the Gram style loss, else ``"relative"``."""
+        if self.loss is not None:
+            return self.loss
+        return "paper" if network_format == "caffe" and self.style_loss == "gram" \
+            else "relative"
+
+    @property
+    def loss_form(self) -> str:
+        """The loss form in force on the network ``vgg_weights`` names."""
+        return self.loss_for(self.network_format)
+
+    @classmethod
+    def recipe(cls, name: str, **fields: object) -> Config:
+        """A Config with a recipe's settings (:data:`RECIPES`); ``fields`` override them."""
+        if name not in RECIPES:
+            raise InputError(f"recipe {name!r} must be one of {', '.join(RECIPES)}")
+        return cls(**{**RECIPES[name], **fields})
 
     @property
     def use_post(self) -> bool:
@@ -404,9 +534,9 @@ def _spread(total: int, shares: list[int]) -> list[int]:
     return counts
 
 
-def resolve_weights(spec: str | os.PathLike | None) -> str:
+def resolve_weights(spec: str | os.PathLike | None, default: str | None = None) -> str:
     """The VGG weights source in force: ``spec``, else ``$PHOTOSTYLE_VGG_WEIGHTS``, else
-    ``"imagenet"``."""
+    ``default`` (e.g. a recipe's), else Config's default (``"auto"``)."""
     if spec is None or str(spec) == "":
-        spec = os.environ.get(WEIGHTS_ENV) or "imagenet"
+        spec = os.environ.get(WEIGHTS_ENV) or default or Config.vgg_weights
     return str(spec)

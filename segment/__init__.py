@@ -27,7 +27,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
         "palette": ["DEFAULT_MIN_FRACTION", "DEFAULT_OTHER_MIN_FRACTION", "DEFAULT_TOLERANCE",
                     "PALETTE", "ParsedMask", "color_name", "color_sort_key",
                     "parse_color_mask"],
-        "pyramid": ["MASK_OPS", "mask_pyramid"],
+        "pyramid": ["MASK_OPS", "PYRAMID_MODES", "lua_scale_matrix", "mask_pyramid"],
         "regions": ["merge_small_regions"],
         "semantic": ["SemanticModel", "load_semantic_model", "segment_semantic"],
         "tensors": ["mask_tensors", "onehot_masks"],

@@ -21,3 +21,18 @@ def run_cli(args, capsys) -> tuple[int, str, str]:
 def folder_files(folder: Path) -> list[str]:
     """The names in ``folder``, sorted (to check that nothing was written)."""
     return sorted(p.name for p in folder.iterdir())
+
+
+def interrupt_at(monkeypatch, stage: int, step: int) -> None:
+    """Make the command line's progress callback raise KeyboardInterrupt (Ctrl-C) once it has
+    handled ``step`` of ``stage``."""
+    from photostyle.cli import run as run_command
+
+    original = run_command.Progress.__call__
+
+    def interrupt(self, info) -> None:
+        original(self, info)
+        if info.stage == stage and info.step == step:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(run_command.Progress, "__call__", interrupt)

@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
+import urllib.error
 from pathlib import Path
 
 import pytest
+import torch
 
 from photostyle import VGG19Features
 
 from .synthetic import scene_pair, to_tensor, write_pair
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+
+@pytest.fixture(autouse=True)
+def offline(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every test runs offline with an empty torch.hub cache: a download raises URLError at
+    once (as on a machine without network), and no weights cached on the machine are seen.
+    Returns the cache folder ($TORCH_HOME)."""
+
+    def no_network(url: str, *args: object, **kwargs: object) -> None:
+        raise urllib.error.URLError(f"tests run offline ({url})")
+
+    home = tmp_path_factory.mktemp("torch_home")
+    monkeypatch.setenv("TORCH_HOME", str(home))
+    monkeypatch.setattr(torch.hub, "download_url_to_file", no_network)
+    return home
 
 
 @pytest.fixture

@@ -18,9 +18,11 @@ def bench():
     return module
 
 
-@pytest.mark.parametrize("style_loss", ["gram", "histogram", "both"])
-def test_per_step_split_runs(bench, style_loss):
-    row = bench.steps(64, "cpu", "random", 1, style_loss)
+@pytest.mark.parametrize(("style_loss", "loss"), [("gram", None), ("histogram", None),
+                                                  ("both", None), ("gram", "paper")])
+def test_per_step_split_runs(bench, style_loss, loss):
+    row = bench.steps(64, "cpu", "random", 1, style_loss, loss)
+    assert row["loss"] == (loss or "relative")
     for key in ("bare_step_s", "losses_s", "matting_s", "optimizer_s", "full_step_s",
                 "full_step_nomask_s", "laplacian_setup_sparse_s"):
         assert row[key] > 0, key

@@ -53,16 +53,18 @@ class ConfigOptions:
         group.add_argument(*flags, dest=field, default=argparse.SUPPRESS, help=help, **options)
         self.flags[field] = flags[0]
 
-    def config(self, args: argparse.Namespace, **extra: Any) -> Config:
-        """The Config of the options given (every Config field found in ``args``) plus
-        ``extra``.
+    def config(self, args: argparse.Namespace, defaults: dict[str, Any] | None = None,
+               **extra: Any) -> Config:
+        """The Config of ``defaults`` (e.g. a recipe's fields), overridden by the options given
+        (every Config field found in ``args``), overridden by ``extra``.
 
         Raises
         ------
         InputError
             A value Config refuses, the message naming the option.
         """
-        given = {name: value for name, value in vars(args).items() if name in FIELDS}
+        given = dict(defaults or {})
+        given.update({name: value for name, value in vars(args).items() if name in FIELDS})
         given.update(extra)
         try:
             return Config(**given)

@@ -1,14 +1,16 @@
 """``photostyle run`` (the default command): one transfer from the command line.
 
 A thin layer over the library: it owns argument parsing, progress bars, warnings on stderr,
-intermediate saves, and turning user errors into one line on stderr and exit status 2. The
-weight-free ``--quality preview`` never imports torch; the neural methods import it when they
-run.
+intermediate saves, the JSON loss log, and turning user errors into one line on stderr and exit
+status 2. The weight-free ``--quality preview`` never imports torch; the neural methods import
+it when they run. With ``--vgg-weights auto`` (the default) and no weights to be had, the
+weight-free method runs instead (:func:`run_weight_free`), with one warning line.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -18,15 +20,20 @@ import numpy as np
 
 from ..config import (
     ARTISTIC_QUALITY,
+    INITS,
+    LOSS_FORMS,
     PRESETS,
     PREVIEW,
     QUALITY,
+    RECIPES,
+    VARIABLES,
+    VGG_FORMATS,
     WEIGHTS_ENV,
     Config,
     resolve_weights,
 )
-from ..errors import InputError, require_both
-from ..io.files import check_not_input, check_output_path
+from ..errors import InputError, WeightsError, require_both
+from ..io.files import check_not_input, check_output_file, check_output_path
 from ..io.images import read_image, save_image, to_uint8
 from .console import run_guarded
 from .options import ConfigOptions, memory_budget, memory_fields, steps, weights_list
@@ -125,10 +132,16 @@ def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
     add_field(g, "--optimizer", field="optimizer", choices=("lbfgs", "adam"),
               help="L-BFGS as the paper, or Adam")
     add_field(g, "--lr", field="lr", type=float, help="Adam learning rate")
-    add_field(g, "--init", field="init", choices=("content", "noise", "transfer"),
-              help="start of stage 1 ('transfer': the regional colour transfer of the content); "
-                   "if not given: 'transfer' in photo mode, 'noise' in artistic mode",
-              show_default=False)
+    add_field(g, "--variable", field="variable", choices=VARIABLES,
+              help="what the optimizer updates: the image in [0, 1], or the image in Caffe "
+                   "units (BGR, 256*v - mean) as the Lua code; L-BFGS's first step depends on "
+                   "it")
+    add_field(g, "--init", field="init", metavar="|".join((*INITS, "PATH")),
+              help="start of stage 1: 'transfer' (the regional colour transfer of the "
+                   "content), 'content', 'noise', 'mean' (the Lua code's start: randn*1e-4 in "
+                   "Caffe units, the mean colour) or an image file, resized to the working "
+                   "size (with --iters 0,N: stage 2's start); if not given: 'transfer' in "
+                   "photo mode, 'noise' in artistic mode", show_default=False)
     add_field(g, "--seed", field="seed", type=int, help="seed of the noise start and of "
                                                         "--vgg-weights random")
 
@@ -141,7 +154,17 @@ def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
     add_field(g, "--transfer-blend", field="transfer_blend", type=int, metavar="PX",
               help="half width in pixels of the soft blend across region borders")
 
-    g = p.add_argument_group("loss weights (default: from the preset)")
+    g = p.add_argument_group("loss (weights: from the preset)")
+    g.add_argument("--recipe", choices=sorted(RECIPES), default=None,
+                   help="set many options at once; 'paper': the authors' run (Caffe VGG-19, "
+                        "--loss paper, --quality max (1000+1000 L-BFGS steps), --init mean, "
+                        "--variable caffe, --size 700, post-process radius 15, edge 0.01); "
+                        "options given explicitly override it")
+    add_field(g, "--loss", field="loss", choices=LOSS_FORMS,
+              help="form of the loss terms: 'paper' = the Lua code's objective term by term "
+                   "(raw means of Caffe VGG-19 activations), 'relative' = photostyle's "
+                   "dimensionless terms (if not given: paper with a Caffe network, relative "
+                   "otherwise)", show_default=False)
     add_field(g, "--preset", field="preset", choices=sorted(PRESETS),
               help="weight preset (if not given: paper)", show_default=False)
     for flag, field, what in (("--content-weight", "content_weight", "content term"),
@@ -157,8 +180,15 @@ def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
     g = p.add_argument_group("network and device")
     g.add_argument("--vgg-weights", default=None, metavar="W",
-                   help=f"'imagenet', 'random' (untrained, for tests) or a local state dict "
-                        f"(default: ${WEIGHTS_ENV}, else imagenet)")
+                   help=f"'caffe' (the paper's network, downloaded once into torch's cache), "
+                        f"'imagenet' (torchvision's), 'random' (untrained, for tests), a local "
+                        f"state dict, or 'auto': caffe if cached or downloadable, else the "
+                        f"weight-free colour transfer runs instead, with a warning (default: "
+                        f"${WEIGHTS_ENV}, else auto)")
+    add_field(g, "--vgg-format", field="vgg_format", choices=VGG_FORMATS,
+              help="input convention of a local state dict: 'caffe' (BGR, 0-255 minus the "
+                   "mean) or 'torchvision' (RGB, ImageNet mean and std) (if not given: caffe "
+                   "for a file named vgg19-d01eb7cb.pth, else torchvision)", show_default=False)
     add_field(g, "--pooling", field="pooling", choices=("max", "avg"),
               help="VGG pooling; Gatys et al. found average pooling gives smoother gradients")
     g.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
@@ -197,15 +227,25 @@ def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
     g.add_argument("--save-stages", action="store_true",
                    help="also write <stem>.stage1<ext> and <stem>.stage2<ext> (before post)")
     g.add_argument("--report", type=Path, default=None, metavar="PATH.png",
-                   help="also write a contact sheet (inputs, masks, stage 1, final, metrics)")
+                   help="also write a contact sheet (inputs, masks, stage 1, final, loss "
+                        "curves, metrics)")
+    g.add_argument("--log-json", type=Path, default=None, metavar="FILE",
+                   help="also write one JSON line per reported step (level, stage, step, each "
+                        "weighted loss term, total, seconds); a stage's step 0 holds the terms "
+                        "of its start image")
     g.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     return p
 
 
-def _config(args: argparse.Namespace, weights: str) -> Config:
-    """The Config of the options given; Config checks every value."""
+def build_config(args: argparse.Namespace) -> Config:
+    """The Config of the options given, over the recipe's (``--recipe``); Config checks every
+    value. The weights: ``--vgg-weights``, else ``$PHOTOSTYLE_VGG_WEIGHTS``, else the
+    recipe's, else Config's."""
+    recipe = RECIPES[args.recipe] if args.recipe is not None else {}
+    weights = resolve_weights(args.vgg_weights, recipe.get("vgg_weights"))
     channels_last = {"auto": None, "on": True, "off": False}[args.channels_last]
-    config = args.config_options.config(args, vgg_weights=weights, channels_last=channels_last,
+    config = args.config_options.config(args, recipe, vgg_weights=weights,
+                                        channels_last=channels_last,
                                         **memory_fields(args.max_memory))
     blend = config.style_blend_weights
     if blend is not None and len(blend) != len(args.style):
@@ -269,6 +309,30 @@ class Progress:
             self.bar = None
 
 
+class JsonLog:
+    """``--log-json``: one JSON object per line and per reported step, written and flushed as
+    it comes (an interrupted run keeps every line so far); the file is created at the first
+    record. ``step`` counts the updates before the image the terms belong to (0: the stage's
+    start image); ``seconds`` is the time since the stage started (at this level)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.handle: Any = None
+
+    def __call__(self, info: StepInfo) -> None:
+        if self.handle is None:
+            self.handle = self.path.open("w", encoding="utf-8")
+        record = {"level": info.level, "stage": info.stage, "step": info.step - 1,
+                  **info.losses, "total": info.total, "seconds": round(info.elapsed, 4)}
+        self.handle.write(json.dumps(record) + "\n")
+        self.handle.flush()
+
+    def close(self) -> None:
+        if self.handle is not None:
+            self.handle.close()
+            self.handle = None
+
+
 def _check_seg_options(args: argparse.Namespace, others: tuple[Path | None, ...]) -> None:
     """Validate --seg-k and --save-masks before any work (``others``: inputs and outputs)."""
     if args.seg_k is not None:
@@ -309,10 +373,9 @@ def _automatic_masks(args: argparse.Namespace, config: Config, content: Any, sty
 
 
 def _network(config: Config) -> VGG19Features:
-    from ..neural.vgg import VGG19Features, deepest
+    from ..neural.vgg import build_network
 
-    return VGG19Features(config.vgg_weights, last=deepest(config.feature_layers),
-                         pooling=config.pooling, seed=config.seed)
+    return build_network(config)
 
 
 def _save_masks(folder: Path, aligned: AlignedMasks, content: np.ndarray, style: np.ndarray,
@@ -364,8 +427,7 @@ def _hw(image: Any) -> tuple[int, int]:
 
 def run(args: argparse.Namespace) -> int:
     """Run a transfer from parsed arguments; returns the exit status."""
-    weights = resolve_weights(args.vgg_weights)
-    config = _config(args, weights)
+    config = build_config(args)
     if args.save_every < 0:
         raise InputError("--save-every must be >= 0")
     require_both(args.content_mask, args.style_mask, ("--content-mask", "--style-mask"))
@@ -379,14 +441,46 @@ def run(args: argparse.Namespace) -> int:
     if several and args.seg != "none" and args.content_mask is None:
         raise InputError(f"--seg {args.seg} takes one style photo; draw masks for each "
                          "(--content-mask and one --style-mask per style) or give one style")
-    inputs = (args.content, *args.style, args.content_mask, *(args.style_mask or ()))
+    init = config.init if config.init is not None and config.init not in INITS else None
+    inputs = (args.content, *args.style, args.content_mask, *(args.style_mask or ()), init)
     out = check_output_path(args.output, inputs)
     if args.report is not None:
         check_output_path(args.report, (*inputs, out), what="report")
-    _check_seg_options(args, (*inputs, out, args.report))
+    if args.log_json is not None:
+        if config.quality == PREVIEW:
+            raise InputError("--log-json logs the optimization's losses and --quality preview "
+                             "runs none; drop --log-json or choose draft, default or max")
+        check_output_file(args.log_json, (*inputs, out, args.report),
+                          what="--log-json file", example="log.jsonl")
+    _check_seg_options(args, (*inputs, out, args.report, args.log_json))
     if config.quality == PREVIEW:
         return _run_preview(args, config, out)
+    if config.vgg_weights == "auto":
+        from ..neural.vgg import fetch_caffe_weights
+
+        try:
+            fetch_caffe_weights(progress=not args.quiet)
+        except WeightsError:
+            if config.mode != "photo" or several or config.original_colors:
+                raise  # no weight-free method stands in for these
+            return run_weight_free(args, config, out)
+        config = config.replace(vgg_weights="caffe")
     return _run_neural(args, config, out, several)
+
+
+def run_weight_free(args: argparse.Namespace, config: Config, out: Path) -> int:
+    """What ``--vgg-weights auto`` runs when no VGG weights can be had: the weight-free method,
+    after one warning line that says what ran instead and how to get the weights. The one
+    place that chooses that method (today the preview)."""
+    from ..config import CAFFE_FILE, CAFFE_URL
+    from ..neural.vgg import cache_path
+
+    print(f"{PROG}: warning: no VGG-19 weights ({CAFFE_FILE} is not cached and could not be "
+          f"downloaded), so the weight-free colour transfer (--quality preview) runs instead "
+          f"of the neural method; for that, download {CAFFE_URL} and copy it to "
+          f"{cache_path(CAFFE_FILE)} or pass --vgg-weights PATH --vgg-format caffe",
+          file=sys.stderr)
+    return _run_preview(args, config.replace(quality=PREVIEW), out)
 
 
 def _run_preview(args: argparse.Namespace, config: Config, out: Path) -> int:
@@ -430,6 +524,13 @@ def _run_neural(args: argparse.Namespace, config: Config, out: Path, several: bo
     if model is None:
         model = _network(config)
     progress = Progress(out, args.save_every, args.quiet)
+    log = JsonLog(args.log_json) if args.log_json is not None else None
+
+    def callback(info: StepInfo) -> None:
+        if log is not None:  # first: the log keeps every reported step, even on Ctrl-C
+            log(info)
+        progress(info)
+
     if not args.quiet:
         levels = plan_levels(config, content.shape[-2:], [s.shape[-2:] for s in styles])
         if config.mode == "artistic":
@@ -443,7 +544,7 @@ def _run_neural(args: argparse.Namespace, config: Config, out: Path, several: bo
     s_labels = None if style_labels is None else (style_labels if several else style_labels[0])
     try:
         result = transfer(content, styles if several else styles[0], c_labels, s_labels,
-                          config=config, callback=progress, model=model)
+                          config=config, callback=callback, model=model)
     except TransferInterrupted as exc:
         progress.close()
         if exc.image is not None:
@@ -452,6 +553,9 @@ def _run_neural(args: argparse.Namespace, config: Config, out: Path, several: bo
         else:
             print(f"{PROG}: interrupted before the first step; nothing written", file=sys.stderr)
         return 130
+    finally:
+        if log is not None:
+            log.close()
     progress.close()
     ran = result.levels[-1] if result.levels else None
     if not args.quiet and ran is not None and (ran.height, ran.width) != \
@@ -495,6 +599,7 @@ def _write_report(args: argparse.Namespace, final_image: Any, result: TransferRe
     save_contact_sheet(args.report, content, style, final, content_mask=c_labels,
                        style_mask=s_labels, colors=colors, stage1=stage1, metrics=metrics,
                        stage1_metrics=stage1_metrics,
+                       history=None if result is None else result.history,
                        title=f"{args.output.name}   (content {args.content.name}, style "
                              f"{args.style[0].name}"
                              f"{' and others' if len(args.style) > 1 else ''})")

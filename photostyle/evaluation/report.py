@@ -1,14 +1,15 @@
 """A contact sheet of one transfer: the inputs, the masks, the results and their metrics.
 
 One row of tiles, all scaled to the same height — content | style | content mask | style mask |
-stage 1 | final (the masks and stage 1 only when given) — each captioned, then the metrics of
-the final image (and of stage 1) as lines of text, and a legend of what the numbers mean. Masks
-are drawn as colour overlays: each label's colour blended over its photograph. Drawn with PIL
-only, in PIL's built-in font.
+stage 1 | final | loss curves (the masks, stage 1 and the curves only when given) — each
+captioned, then the metrics of the final image (and of stage 1) as lines of text, and a legend
+of what the numbers mean. Masks are drawn as colour overlays: each label's colour blended over
+its photograph. Drawn with PIL only, in PIL's built-in font.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -23,7 +24,7 @@ from ..io.files import check_output_path
 from ..io.images import save_image, to_uint8
 from .metrics import METRICS, format_metric
 
-__all__ = ["format_metrics", "make_contact_sheet", "make_image_row",
+__all__ = ["format_metrics", "loss_plot", "make_contact_sheet", "make_image_row",
            "mask_overlay", "save_contact_sheet"]
 
 RGB = tuple[int, int, int]
@@ -36,6 +37,14 @@ _TEXT = (20, 20, 20)
 _MUTED = (90, 90, 90)
 _GAP = 8
 _MARGIN = 12
+
+#: Colours of the loss terms in :func:`loss_plot` (other terms get grey).
+TERM_COLORS: dict[str, RGB] = {
+    "total": (20, 20, 20), "content": (31, 119, 180), "style": (214, 39, 40),
+    "histogram": (148, 103, 189), "tv": (44, 160, 44), "matting": (255, 127, 14),
+}
+#: Keys of a history row that are not loss terms.
+_NOT_TERMS = ("level", "stage", "step", "elapsed")
 
 
 def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
@@ -137,6 +146,80 @@ def _names(labels: np.ndarray, colors: Sequence[RGB] | None) -> str:
     return ", ".join(color_name(table[int(k)]) for k in present if 0 <= k < len(table))
 
 
+def loss_plot(history: Sequence[Mapping[str, float]], width: int = 384, height: int = 256,
+              font_size: int = 14) -> np.ndarray:
+    """The loss curves of a run: each weighted term and the total against the reported steps,
+    on a log scale, the stages (and pyramid levels) one after the other, separated by grey
+    lines and labelled (``S1``, ``S2``; ``L2 S2`` with several levels).
+
+    Parameters
+    ----------
+    history : sequence of mapping
+        ``TransferResult.history``: rows with ``level``, ``stage``, ``step``, ``elapsed``,
+        ``total`` and each term.
+    width, height : int
+        Size of the plot in px.
+
+    Returns
+    -------
+    np.ndarray
+        ``(height, width, 3)`` uint8.
+    """
+    if not history:
+        raise InputError("loss_plot: the history is empty")
+    font = _font(font_size)
+    terms = [k for k in TERM_COLORS if any(k in row for row in history)]
+    terms += [k for row in history for k in row if k not in _NOT_TERMS and k not in terms]
+    logs = {k: [math.log10(row[k]) if row.get(k, 0) > 0 else None for row in history]
+            for k in terms}
+    values = [v for series in logs.values() for v in series if v is not None]
+    low, high = (math.floor(min(values)), math.ceil(max(values))) if values else (0, 1)
+    high = max(high, low + 1)
+    image = Image.new("RGB", (width, height), _BACKGROUND)
+    draw = ImageDraw.Draw(image)
+    left, top = round(font_size * 3.2), round(font_size * 1.8)
+    right, bottom = width - _GAP, height - round(font_size * 1.6)
+    count = len(history)
+
+    def xy(i: int, value: float) -> tuple[float, float]:
+        x = left + (right - left) * (i / max(count - 1, 1))
+        return x, bottom - (bottom - top) * (value - low) / (high - low)
+
+    step = max(1, (high - low) // 6 + ((high - low) % 6 > 0))
+    for decade in range(low, high + 1, step):
+        y = xy(0, decade)[1]
+        draw.line([(left, y), (right, y)], fill=(225, 225, 225))
+        label = f"1e{decade}"
+        draw.text((left - _GAP - draw.textlength(label, font=font), y - font_size / 2), label,
+                  fill=_MUTED, font=font)
+    several = len({row["level"] for row in history}) > 1
+    for i, row in enumerate(history):
+        if i == 0 or (row["level"], row["stage"]) != (history[i - 1]["level"],
+                                                       history[i - 1]["stage"]):
+            x = xy(i, low)[0]
+            if i:
+                draw.line([(x, top), (x, bottom)], fill=(170, 170, 170))
+            where = f"L{int(row['level'])} " if several else ""
+            draw.text((x + 3, bottom + 2), f"{where}S{int(row['stage'])}", fill=_MUTED,
+                      font=font)
+    draw.rectangle([(left, top), (right, bottom)], outline=_MUTED)
+    for k in terms:
+        color = TERM_COLORS.get(k, (128, 128, 128))
+        points = [xy(i, v) for i, v in enumerate(logs[k]) if v is not None]
+        if len(points) > 1:
+            draw.line(points, fill=color, width=2 if k == "total" else 1)
+        elif points:
+            draw.ellipse([(points[0][0] - 2, points[0][1] - 2),
+                          (points[0][0] + 2, points[0][1] + 2)], fill=color)
+    x = left
+    for k in terms:  # legend above the frame
+        color = TERM_COLORS.get(k, (128, 128, 128))
+        draw.rectangle([(x, 5), (x + 8, 13)], fill=color)
+        draw.text((x + 11, 1), k, fill=_TEXT, font=font)
+        x += 11 + draw.textlength(k, font=font) + _GAP
+    return np.asarray(image)
+
+
 def make_contact_sheet(content: np.ndarray, style: np.ndarray, final: np.ndarray, *,
                        content_mask: np.ndarray | None = None,
                        style_mask: np.ndarray | None = None,
@@ -144,14 +227,16 @@ def make_contact_sheet(content: np.ndarray, style: np.ndarray, final: np.ndarray
                        stage1: np.ndarray | None = None,
                        metrics: Mapping[str, float] | None = None,
                        stage1_metrics: Mapping[str, float] | None = None,
+                       history: Sequence[Mapping[str, float]] | None = None,
                        title: str | None = None, height: int = 256,
                        font_size: int = 18) -> np.ndarray:
     """Draw the contact sheet of one transfer.
 
     Tiles, left to right, each scaled to ``height`` px and captioned with its name and size:
-    content | style | content mask | style mask | stage 1 | final (mask tiles only with both
-    masks, stage 1 only when given). Under them: ``title``, the metrics of the final image and
-    of stage 1 (one line each, :func:`format_metrics`), and a legend of the metrics.
+    content | style | content mask | style mask | stage 1 | final | loss curves (mask tiles only
+    with both masks, stage 1 and the curves only when given). Under them: ``title``, the
+    metrics of the final image and of stage 1 (one line each, :func:`format_metrics`), and a
+    legend of the metrics.
 
     Parameters
     ----------
@@ -165,6 +250,8 @@ def make_contact_sheet(content: np.ndarray, style: np.ndarray, final: np.ndarray
         Stage 1's result.
     metrics, stage1_metrics : mapping of str to float, optional
         From :func:`photostyle.metrics.evaluate`.
+    history : sequence of mapping, optional
+        The run's loss history (``TransferResult.history``), drawn by :func:`loss_plot`.
     title : str, optional
         First text line (e.g. the file names).
     height : int
@@ -196,6 +283,10 @@ def make_contact_sheet(content: np.ndarray, style: np.ndarray, final: np.ndarray
         tiles.append((f"stage 1 {s1.shape[1]}x{s1.shape[0]}", s1))
     final_u8 = _as_uint8(final, "final")
     tiles.append((f"final {final_u8.shape[1]}x{final_u8.shape[0]}", final_u8))
+    if history:
+        tiles.append(("loss (log scale) per reported step",
+                      loss_plot(history, width=round(height * 1.5), height=height,
+                                font_size=max(10, round(font_size * 0.75)))))
 
     font = _font(font_size)
     big = _font(round(font_size * 1.4))

@@ -7,6 +7,7 @@ from .files import (
     atomic_write,
     atomic_write_text,
     check_not_input,
+    check_output_file,
     check_output_path,
     same_file,
 )
@@ -27,6 +28,7 @@ __all__ = [
     "atomic_write_text",
     "check_min_side",
     "check_not_input",
+    "check_output_file",
     "check_output_path",
     "fit_long_side",
     "read_image",

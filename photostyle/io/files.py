@@ -17,7 +17,7 @@ from typing import BinaryIO
 from ..errors import InputError
 
 __all__ = ["OUTPUT_FORMATS", "atomic_write", "atomic_write_text", "check_not_input",
-           "check_output_path", "same_file"]
+           "check_output_file", "check_output_path", "same_file"]
 
 #: Output extensions and the PIL format they are written with.
 OUTPUT_FORMATS: dict[str, str] = {
@@ -70,10 +70,30 @@ def check_not_input(out: str | os.PathLike, inputs: Iterable[str | os.PathLike |
             raise InputError(f"{what} {out} is also an input ({item}); choose another name")
 
 
+def check_output_file(out: str | os.PathLike,
+                      inputs: Iterable[str | os.PathLike | None] = (), *,
+                      what: str = "output", example: str = "out.png") -> Path:
+    """Validate the path of any output file before any work is done.
+
+    Raises
+    ------
+    InputError
+        Missing folder, a folder, or the path of one of the ``inputs``.
+    """
+    out = Path(out)
+    if not out.parent.is_dir():
+        raise InputError(f"{what} folder {out.parent} does not exist; create it first")
+    if out.is_dir():
+        raise InputError(f"{what} {out} is a folder; give a file name such as {out / example}")
+    check_not_input(out, inputs, what)
+    return out
+
+
 def check_output_path(out: str | os.PathLike,
                       inputs: Iterable[str | os.PathLike | None] = (), *,
                       what: str = "output") -> Path:
-    """Validate an image output path before any work is done.
+    """Validate an image output path before any work is done (:func:`check_output_file`,
+    and a known image extension).
 
     Raises
     ------
@@ -84,9 +104,4 @@ def check_output_path(out: str | os.PathLike,
     if out.suffix.lower() not in OUTPUT_FORMATS:
         raise InputError(f"{what} {out}: unknown image type {out.suffix!r}; "
                          f"use one of {', '.join(OUTPUT_FORMATS)}")
-    if not out.parent.is_dir():
-        raise InputError(f"{what} folder {out.parent} does not exist; create it first")
-    if out.is_dir():
-        raise InputError(f"{what} {out} is a folder; give a file name such as {out / 'out.png'}")
-    check_not_input(out, inputs, what)
-    return out
+    return check_output_file(out, inputs, what=what)

@@ -4,7 +4,8 @@ against).
 
 Each label's Gram matrix is computed on the label's support only (:mod:`.support`), and the
 backward is one product per label: ∂/∂F = Σ_k 4 c_k s_k (s_k G_k − S_k)(F ⊙ m_k²) on the
-support, where ``s_k`` is the Gram's normalization and ``c_k`` the label's coefficient.
+support, where ``s_k`` is the Gram's normalization and ``c_k`` the label's coefficient. The two
+loss forms differ only in these constants (:func:`gram_labels`, :func:`paper_gram_labels`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from torch.autograd.function import FunctionCtx, once_differentiable
 
 from .support import TINY, LabelSupport, label_support
 
-__all__ = ["GramLabel", "MaskedGramLoss", "gram_labels"]
+__all__ = ["GramLabel", "MaskedGramLoss", "gram_labels", "paper_gram_labels"]
 
 
 @dataclass(frozen=True)
@@ -116,4 +117,34 @@ def gram_labels(targets: Tensor, masks: Tensor | None, weights: Tensor | None,
         m = flat[k] if support.index is None else flat[k].index_select(0, support.index)
         inv = 1.0 / (float(m.square().sum()) + TINY)
         out.append(GramLabel(support, inv, shares[k] / float(energies[k]), targets[k]))
+    return tuple(out)
+
+
+def paper_gram_labels(targets: Tensor, masks: Tensor | None, size: tuple[int, int]
+                      ) -> tuple[GramLabel, ...]:
+    """The per-label constants of one style layer in the paper's form
+    (:func:`photostyle.neural.losses.paper_style_loss`): label ``j`` contributes
+    ``μ_j/C² · ‖(F m_j)(F m_j)ᵀ/(C h w μ_j) − S_j‖²``, ``μ_j`` the mean of its content mask.
+
+    ``targets`` ``(K,C,C)``: the style's :func:`~photostyle.neural.losses.paper_gram` per label;
+    ``masks`` ``(K,h,w)``: the content masks carried to the layer (``None``: one label, the
+    whole image, ``μ = 1``); ``size``: ``(h, w)`` of the content's features at the layer.
+    Labels with ``μ_j = 0`` add nothing and are left out.
+    """
+    channels = targets.shape[1]
+    numel = channels * size[0] * size[1]
+    if masks is None:
+        return (GramLabel(LabelSupport(None, None), 1.0 / numel, 1.0 / channels**2,
+                          targets[0]),)
+    if tuple(masks.shape[-2:]) != tuple(size):
+        raise ValueError(f"paper_gram_labels: masks {tuple(masks.shape[-2:])} do not match the "
+                         f"features {tuple(size)}")
+    flat = masks.flatten(1)
+    out = []
+    for k in range(flat.shape[0]):
+        mu = float(flat[k].mean())
+        support = label_support(flat[k]) if mu > 0 else None
+        if support is None:
+            continue
+        out.append(GramLabel(support, 1.0 / (numel * mu), mu / channels**2, targets[k]))
     return tuple(out)

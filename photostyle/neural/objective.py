@@ -1,5 +1,6 @@
 """The objective of one pyramid level: weighted content, style (Gram and/or histogram), total
-variation and, in stage 2, matting terms, with every target computed once."""
+variation and, in stage 2, matting terms, with every target computed once, in either form of
+the loss (:data:`photostyle.config.LOSS_FORMS`; see :mod:`photostyle.neural.losses`)."""
 
 from __future__ import annotations
 
@@ -13,17 +14,21 @@ from matting import MattingRegularizer
 from segment import mask_pyramid
 
 from ..config import Config
-from .gram import GramLabel, MaskedGramLoss, gram_labels
+from .gram import GramLabel, MaskedGramLoss, gram_labels, paper_gram_labels
 from .histogram import HistogramLoss, histogram_target
 from .inputs import blend_weights
-from .losses import ContentLoss, style_targets, tv_loss
-from .vgg import VGG19Features, layer_ops
+from .losses import ContentLoss, paper_style_targets, paper_tv_loss, style_targets, tv_loss
+from .vgg import VGG19Features, feature_size, layer_ops
 
 __all__ = ["Objective"]
 
 
 class Objective:
     """Weighted loss terms at one level, with targets computed once (in inference mode).
+
+    The form of the terms is ``config.loss_for(model.input_format)``: ``"paper"`` (the Lua
+    code's objective; masks carried with :func:`segment.mask_pyramid`'s ``mode="lua"``, which
+    matches the network only when it pools in ceil mode) or ``"relative"``.
 
     Several style images are blended as jcjohnson/neural-style does: each label's Gram target
     is the blend of the styles' Gram matrices; the histogram targets are the quantiles of the
@@ -37,6 +42,12 @@ class Objective:
         self.features = features
         self.config = config
         self.channels_last = channels_last
+        self.form = config.loss_for(model.input_format)
+        paper = self.form == "paper"
+        if paper != model.ceil_mode:
+            raise ValueError(f"loss {self.form!r} carries the masks to the sizes of "
+                             f"{'ceil' if paper else 'floor'}-mode pooling; set "
+                             f"model.ceil_mode = {paper}")
         self.layers = config.feature_layers
         style_layers = tuple(dict.fromkeys(config.gram_layers + config.histogram_loss_layers))
         blend = blend_weights(config.style_blend_weights, len(styles))
@@ -46,27 +57,36 @@ class Objective:
         c_feats = {k: v.clone() for k, v in c_feats.items()}  # normal tensors: usable in autograd
         s_feats = [{k: v.clone() for k, v in f.items()} for f in s_feats]
         ops = layer_ops(model.names)
+        mode = "lua" if paper else "photostyle"
         c_pyr: dict[str, Tensor] | None = None
         s_pyrs: list[dict[str, Tensor | None]] = [dict.fromkeys(style_layers) for _ in styles]
         with torch.no_grad():
             if content_masks is not None:
-                c_pyr = dict(zip(model.names, mask_pyramid(content_masks, ops), strict=True))
-                s_pyrs = [dict(zip(model.names, mask_pyramid(m, ops), strict=True))
+                c_pyr = dict(zip(model.names, mask_pyramid(content_masks, ops, mode),
+                                 strict=True))
+                s_pyrs = [dict(zip(model.names, mask_pyramid(m, ops, mode), strict=True))
                           for m in style_masks]
-            self.content_losses = {name: ContentLoss(c_feats[name])
+            self.content_losses = {name: ContentLoss(c_feats[name], self.form)
                                    for name in config.content_layers}
             self.style_terms: dict[str, tuple[GramLabel, ...]] = {}
+            h, w = content.shape[-2:]
             for name in config.gram_layers:
                 c_mask = None if c_pyr is None else c_pyr[name]
-                targets = sum(b * style_targets(f[name], p[name])
-                              for b, f, p in zip(blend, s_feats, s_pyrs, strict=True))
-                h, w = content.shape[-2:]
-                n_pools = sum(1 for n in model.names[: model.names.index(name)]
-                              if n.startswith("pool"))
-                pixels = (h >> n_pools) * (w >> n_pools)
-                self.style_terms[name] = gram_labels(targets, c_mask, region_weights, pixels)
+                size = feature_size(h, w, name, model.ceil_mode)
+                if paper:
+                    targets = sum(b * paper_style_targets(f[name], p[name])
+                                  for b, f, p in zip(blend, s_feats, s_pyrs, strict=True))
+                    self.style_terms[name] = paper_gram_labels(targets, c_mask, size)
+                else:
+                    targets = sum(b * style_targets(f[name], p[name])
+                                  for b, f, p in zip(blend, s_feats, s_pyrs, strict=True))
+                    self.style_terms[name] = gram_labels(targets, c_mask, region_weights,
+                                                         size[0] * size[1])
             self.histogram_terms: dict[str, HistogramLoss] = {}
             for name in config.histogram_loss_layers:
+                if paper:
+                    raise ValueError("the histogram loss has no paper form; use loss "
+                                     "'relative'")
                 c_mask = None if c_pyr is None else c_pyr[name]
                 labels = 1 if c_mask is None else c_mask.shape[0]
                 targets = [histogram_target(
@@ -80,16 +100,23 @@ class Objective:
             "histogram": config.weight("histogram_weight"),
             "tv": config.weight("tv_weight"),
         }
+        self.tv_loss = paper_tv_loss if paper else tv_loss
         self.content = content
         self.matting: MattingRegularizer | None = None
 
-    def add_matting(self) -> None:
-        """Add the photorealism term (stage 2): λ·Σ_c V_cᵀ L V_c with the matting Laplacian of
-        this level's content (:class:`matting.MattingRegularizer`)."""
+    def add_matting(self, reference_pixels: int | None = None) -> None:
+        """Add the photorealism term (stage 2) with the matting Laplacian of this level's
+        content (:class:`matting.MattingRegularizer`): λ·Σ_c V_cᵀ L V_c in the paper's form,
+        times ``reference_pixels / N`` when given (a coarse level then keeps the balance of the
+        final size, ``reference_pixels`` pixels); λ·Σ_c V_cᵀ L V_c / N in the relative form."""
         config = self.config
+        weight = config.weight("matting_weight")
+        paper = self.form == "paper"
+        if paper and reference_pixels is not None:
+            weight *= reference_pixels / (self.content.shape[-2] * self.content.shape[-1])
         self.matting = MattingRegularizer(self.content, eps=config.matting_eps,
-                                          radius=config.matting_radius,
-                                          weight=config.weight("matting_weight"),
+                                          radius=config.matting_radius, weight=weight,
+                                          normalize=not paper,
                                           operator=config.matting_operator)
 
     def __call__(self, image: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
@@ -111,7 +138,7 @@ class Objective:
         if self.histogram_terms:
             terms["histogram"] = self.weights["histogram"] * sum(
                 loss(feats[name]) for name, loss in self.histogram_terms.items())
-        terms["tv"] = self.weights["tv"] * tv_loss(image)
+        terms["tv"] = self.weights["tv"] * self.tv_loss(image)
         if self.matting is not None:
             terms["matting"] = self.matting(image)
         total = sum(terms.values())

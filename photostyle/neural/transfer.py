@@ -1,10 +1,12 @@
 """The two-stage optimization of Deep Photo Style Transfer, coarse to fine, and the Python API.
 
-Stage 1 minimizes content + masked style + total-variation losses, starting from the content
-image (or noise, or the content's regional colour transfer). Stage 2 starts from stage 1's
-result and adds the photorealism regularizer λ·Σ_c V_cᵀ L V_c / N built from the content's
-matting Laplacian. The result is then passed through the local-affine post-process (the
-paper's "best local affine" output).
+Stage 1 minimizes content + masked style + total-variation losses, starting from the content's
+regional colour transfer (or the content, noise, the Lua code's mean colour, or an image file).
+Stage 2 starts from stage 1's result and adds the photorealism regularizer λ·Σ_c V_cᵀ L V_c
+(divided by N in the relative form) built from the content's matting Laplacian. The result is
+then passed through the local-affine post-process (the paper's "best local affine" output).
+The loss terms are the Lua code's (``loss="paper"``, the default on the Caffe network) or
+photostyle's relative ones (:mod:`photostyle.neural.losses`).
 
 Differences from the paper (which runs 1000 + 1000 steps at the final size, ``quality="max"``
 here): by default the stages run over an image pyramid (:data:`photostyle.config.QUALITY`),
@@ -33,16 +35,16 @@ from torch import Tensor
 from matting import local_affine_post
 
 from ..classic.regional import regional_color_transfer
-from ..config import Config
+from ..config import INITS, Config
 from ..errors import InputError, require_both
-from ..io.tensors import from_array, resize, to_array
+from ..io.tensors import from_array, load_image, resize, to_array
 from .inputs import as_image, as_styles, blend_weights, label_count, prepare
 from .memory import check_memory
 from .objective import Objective
 from .optim import LBFGS
 from .original_colors import keep_original_colors
 from .schedule import Level, plan_levels
-from .vgg import VGG19Features, deepest
+from .vgg import VGG19Features, build_network, from_caffe, to_caffe
 
 __all__ = ["Callback", "StepInfo", "TransferInterrupted", "TransferResult", "cuda_flags",
            "run_stage", "transfer"]
@@ -61,14 +63,15 @@ class StepInfo:
         This step (1-based) and the stage's number of steps at this level.
     losses : dict of str to float
         Each weighted loss term: ``content``, ``style`` (Gram) and/or ``histogram`` (as
-        ``Config.style_loss``), ``tv``, and ``matting`` in stage 2.
+        ``Config.style_loss``), ``tv``, and ``matting`` in stage 2, of the image this step
+        started from (before its update: step 1 reports the stage's start image).
     total : float
         Their sum.
     elapsed : float
         Seconds since the stage started (at this level).
     image : Tensor
-        The current image ``(1,3,h,w)`` at this level's size (live optimizer state: read it,
-        copy it to keep it, never modify it).
+        The current image ``(1,3,h,w)`` (RGB, nominally in [0, 1], not clamped) at this
+        level's size, after this step's update (read it, copy it to keep it, never modify it).
     level, levels : int
         This pyramid level (1 = coarsest) and the number of levels run.
     """
@@ -161,41 +164,52 @@ def cuda_flags(enabled: bool) -> Iterator[None]:
          torch.backends.cudnn.benchmark) = saved
 
 
+def _variable(config: Config) -> tuple[Callable[[Tensor], Tensor], Callable[[Tensor], Tensor]]:
+    """The maps image → optimized variable → image of ``config.variable``."""
+    if config.variable == "caffe":
+        return to_caffe, from_caffe
+    return (lambda image: image), (lambda x: x)
+
+
 def run_stage(stage: int, level: int, levels: int, start: Tensor, steps: int,
                objective: Objective, config: Config, every: int, callback: Callback | None,
                history: list[dict[str, float]]) -> Tensor:
     """Optimize the image from ``start`` for ``steps`` steps; returns the final image.
 
-    Nothing is read back from the device except every ``every`` steps and at the last one;
-    the lowest-loss image is tracked on the device (for Ctrl-C).
+    The optimizer updates the image, or the image in Caffe units (``config.variable``). Nothing
+    is read back from the device except at the first step, every ``every`` steps and at the
+    last one; the lowest-loss image is tracked on the device (for Ctrl-C).
     """
-    x = start.detach().clone(memory_format=torch.contiguous_format).requires_grad_(True)
+    to_variable, to_image = _variable(config)
+    x = to_variable(start.detach()).clone(memory_format=torch.contiguous_format)
+    x.requires_grad_(True)
     if steps == 0:
-        return x.detach()
+        return start.detach().clone()
     if config.optimizer == "lbfgs":
         # One function evaluation per step and no line search, as optim.lbfgs in the Lua code,
         # never stopping early (tolX = tolFun = -1 there); see photostyle.optim.
         opt: LBFGS | torch.optim.Adam = LBFGS(x, history_size=config.history_size)
     else:
         opt = torch.optim.Adam([x], lr=config.lr)
-    best = x.detach().clone()
+    best = start.detach().clone()
     best_loss = torch.full((), math.inf, dtype=x.dtype, device=x.device)
     t0 = time.perf_counter()
     step = 0
     try:
         for step in range(1, steps + 1):
             x.grad = None
-            total, terms = objective(x)
+            image = to_image(x)
+            total, terms = objective(image)
             total.backward()
             loss = total.detach()
             better = loss < best_loss  # the image this loss belongs to, before the step
-            best = torch.where(better, x.detach(), best)
+            best = torch.where(better, image.detach(), best)
             best_loss = torch.where(better, loss, best_loss)
             if isinstance(opt, LBFGS):
                 opt.step(x.grad)
             else:
                 opt.step()
-            if step % every and step != steps:
+            if step % every and step not in (1, steps):
                 continue
             value = float(loss)  # the only host-device synchronization of the loop
             if not math.isfinite(value):
@@ -207,18 +221,30 @@ def run_stage(stage: int, level: int, levels: int, start: Tensor, steps: int,
             history.append({"level": level, "stage": stage, "step": step, "elapsed": elapsed,
                             "total": value, **losses})
             if callback is not None:
-                callback(StepInfo(stage, step, steps, losses, value, elapsed, x.detach(),
+                with torch.no_grad():
+                    current = to_image(x.detach())
+                callback(StepInfo(stage, step, steps, losses, value, elapsed, current,
                                   level, levels))
     except KeyboardInterrupt as exc:
         raise TransferInterrupted(best.clamp(0, 1), stage, step, level) from exc
-    return x.detach()
+    with torch.no_grad():
+        return to_image(x.detach())
 
 
 def _start_image(config: Config, content: Tensor, styles: Sequence[Tensor],
-                 c_masks: Tensor | None, s_masks: Sequence[Tensor] | None) -> Tensor:
+                 c_masks: Tensor | None, s_masks: Sequence[Tensor] | None,
+                 init_image: Tensor | None) -> Tensor:
+    if init_image is not None:  # an image file, at this level's size
+        with torch.no_grad():
+            return resize(init_image.to(device=content.device, dtype=content.dtype),
+                          tuple(content.shape[-2:]))
     if config.start == "noise":
         gen = torch.Generator().manual_seed(config.seed)
         return torch.rand(content.shape, generator=gen).to(content.device, content.dtype)
+    if config.start == "mean":  # the Lua code's start: randn * 1e-4 in Caffe units
+        gen = torch.Generator().manual_seed(config.seed)
+        noise = torch.randn(content.shape, generator=gen, dtype=torch.float64) * 1e-4
+        return from_caffe(noise).to(content.device, content.dtype)
     if config.start == "transfer":  # regional colour transfer (the preview, before its post)
         # Several styles: the colours of the one with the largest blend weight.
         blend = blend_weights(config.style_blend_weights, len(styles))
@@ -273,7 +299,9 @@ def transfer(content: Tensor, style: Tensor | Sequence[Tensor],
     model : VGG19Features, optional
         A prebuilt feature network to reuse between calls (must reach the deepest layer used);
         default: built from ``config.vgg_weights``. It is moved to the content's device and
-        dtype (``Module.to``, in place); its memory format is restored after the run.
+        dtype (``Module.to``, in place); its memory format and pooling mode (ceil mode for
+        the paper's loss form) are restored after the run. Its ``input_format`` decides the
+        loss form when ``config.loss`` is None (:meth:`Config.loss_for`).
 
     Returns
     -------
@@ -315,10 +343,14 @@ def transfer(content: Tensor, style: Tensor | Sequence[Tensor],
     if fit_side is not None:
         requested = work
         levels = plan_levels(config.replace(size=fit_side), content.shape[-2:], style_sizes)
+    init_image = None
+    if config.start not in INITS:  # an image file (Config checked that it exists)
+        init_image = load_image(config.start, device=device, dtype=dtype)
     if model is None:
-        last = deepest(config.feature_layers)
-        model = VGG19Features(config.vgg_weights, last=last, pooling=config.pooling,
-                              seed=config.seed)
+        model = build_network(config)
+    form = config.loss_for(model.input_format)
+    ceil_mode = model.ceil_mode
+    model.ceil_mode = form == "paper"  # the Lua code's network pools in ceil mode
     model = model.to(device=device, dtype=dtype)
     channels_last = config.channels_last if config.channels_last is not None \
         else device.type == "cuda"
@@ -343,7 +375,7 @@ def transfer(content: Tensor, style: Tensor | Sequence[Tensor],
                 objective = Objective(model, features, config, c, s, c_masks, s_masks,
                                        weights, channels_last)
                 if result is None:
-                    start = _start_image(config, c, s, c_masks, s_masks)
+                    start = _start_image(config, c, s, c_masks, s_masks, init_image)
                 else:  # the level below, upsampled
                     with torch.no_grad():
                         start = resize(result.clamp(0, 1), (level.height, level.width))
@@ -357,7 +389,7 @@ def transfer(content: Tensor, style: Tensor | Sequence[Tensor],
                     stage1_img = result.clamp(0, 1)
                 if n2 > 0:
                     t = time.perf_counter()
-                    objective.add_matting()
+                    objective.add_matting(levels[-1].height * levels[-1].width)
                     timings["laplacian"] += time.perf_counter() - t
                     t = time.perf_counter()
                     result = run_stage(2, i, count, result, n2, objective, config, every,
@@ -372,6 +404,7 @@ def transfer(content: Tensor, style: Tensor | Sequence[Tensor],
                 exc.image = resize(exc.image, requested or work)
         raise
     finally:
+        model.ceil_mode = ceil_mode
         if channels_last:
             model.to(memory_format=torch.contiguous_format)
 

@@ -144,9 +144,10 @@ def test_main_command_report(tiny_pair, capsys):
                            "random", "--size", "64", "--iters", "3,3", "-q", "--report", report],
                            capsys)
     assert code == 0, err
-    # content | style | content mask | style mask | stage 1 (64x51) | final (64x51)
+    # content | style | content mask | style mask | stage 1 (64x51) | final (64x51) |
+    # loss curves (1.5 x the tile height)
     assert Image.open(report).size[0] == _sheet_width([(80, 64), (64, 72), (80, 64), (64, 72),
-                                                       (64, 51), (64, 51)])
+                                                       (64, 51), (64, 51), (384, 256)])
 
 
 def test_help_mentions_eval(capsys):

@@ -12,9 +12,8 @@ import pytest
 from PIL import Image
 
 from photostyle import __version__, cli
-from photostyle.cli import run as run_command
 
-from ..cli_runner import folder_files, run_cli
+from ..cli_runner import folder_files, interrupt_at, run_cli
 from ..synthetic import write_png
 
 FAST = ["--vgg-weights", "random", "--size", "64", "--iters", "4,4", "-q"]
@@ -102,14 +101,7 @@ def test_bad_input_gives_one_line_and_exit_2(tiny_pair, capsys, case):
 def test_ctrl_c_writes_best_result_so_far(tiny_pair, capsys, monkeypatch):
     d = tiny_pair
     out = d["dir"] / "out.png"
-    original = run_command.Progress.__call__
-
-    def interrupt(self, info):
-        original(self, info)
-        if info.stage == 1 and info.step == 3:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(run_command.Progress, "__call__", interrupt)
+    interrupt_at(monkeypatch, stage=1, step=3)
     code, _, err = run_cli([d["content"], d["style"], "-o", out, *FAST], capsys)
     assert code == 130
     assert "best image so far" in err

@@ -93,13 +93,15 @@ def test_coarse_to_fine_levels_stages_and_steps(pair, model):
     assert 0 <= float(result.image.min()) and float(result.image.max()) <= 1
 
 
-def test_progress_every_reads_every_k_steps(pair, model):
+def test_progress_every_reads_the_first_and_every_k_steps(pair, model):
     content, style, c_labels, s_labels = pair
     seen = []
     result = transfer(content, style, c_labels, s_labels, model=model,
                       config=TWO.replace(schedule=((7, 3), (0, 4)), progress_every=3),
                       callback=lambda i: seen.append((i.level, i.stage, i.step)))
-    assert seen == [(1, 1, 3), (1, 1, 6), (1, 1, 7), (1, 2, 3), (2, 2, 3), (2, 2, 4)]
+    # each stage's first step (its start image's terms), every 3rd step and its last step
+    assert seen == [(1, 1, 1), (1, 1, 3), (1, 1, 6), (1, 1, 7), (1, 2, 1), (1, 2, 3),
+                    (2, 2, 1), (2, 2, 3), (2, 2, 4)]
     assert len(result.history) == len(seen)
 
 

@@ -6,9 +6,9 @@ import pytest
 import torch
 import torchvision
 
-from photostyle.config import WEIGHTS_ENV, resolve_weights
+from photostyle.config import CAFFE_FILE, CAFFE_URL, WEIGHTS_ENV, resolve_weights
 from photostyle.errors import WeightsError
-from photostyle.neural.vgg import VGG19Features, layers_until
+from photostyle.neural.vgg import VGG19Features, fetch_caffe_weights, layers_until
 
 
 def test_builds_only_through_relu5_1():
@@ -85,7 +85,7 @@ def test_imagenet_weights_are_read_from_torchvision_cache(tmp_path, monkeypatch)
 
 def test_weights_resolution_order(monkeypatch):
     monkeypatch.delenv(WEIGHTS_ENV, raising=False)
-    assert resolve_weights(None) == "imagenet"
+    assert resolve_weights(None) == "auto"
     monkeypatch.setenv(WEIGHTS_ENV, "/some/file.pth")
     assert resolve_weights(None) == "/some/file.pth"
     assert resolve_weights("random") == "random"
@@ -95,3 +95,25 @@ def test_dtype_and_device_follow_the_module():
     model = VGG19Features("random").to(torch.float64)
     out = model(torch.rand(1, 3, 32, 32, dtype=torch.float64), ["relu1_1"])
     assert out["relu1_1"].dtype == torch.float64
+
+
+def test_caffe_weights_come_from_the_hub_cache_with_their_hash_checked(offline, monkeypatch):
+    with pytest.raises(WeightsError) as info:  # offline, nothing cached (conftest)
+        fetch_caffe_weights()
+    message = str(info.value)
+    assert CAFFE_URL in message and str(offline) in message and "\n" not in message
+    calls = []
+    reference = VGG19Features("random", seed=3)
+
+    def download(url, dst, hash_prefix=None, progress=True):
+        calls.append((url, hash_prefix))
+        torch.save(reference.layers.state_dict(), dst)  # `features` keys: N.weight
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", download)
+    model = VGG19Features("caffe")
+    assert calls == [(CAFFE_URL, "d01eb7cb")]
+    assert (offline / "hub" / "checkpoints" / CAFFE_FILE).is_file()
+    assert model.input_format == "caffe" and model.std is None
+    assert torch.equal(model.layers[0].weight, reference.layers[0].weight)
+    VGG19Features("auto")  # cached now: no second download
+    assert len(calls) == 1
