@@ -75,9 +75,18 @@ def _actor_count(ray: Any, num_cpus: float, num_gpus: float) -> int:
     return max(1, math.floor(resources.get("CPU", 1) / max(num_cpus, 1e-9)))
 
 
+def _check_resources(ray: Any, num_cpus: float, num_gpus: float) -> None:
+    """Stop now when no node could ever hold one worker (Ray would wait for one forever)."""
+    nodes = [node.get("Resources", {}) for node in ray.nodes() if node.get("Alive")]
+    if not any(r.get("CPU", 0) >= num_cpus and r.get("GPU", 0) >= num_gpus for r in nodes):
+        most = max(((r.get("CPU", 0), r.get("GPU", 0)) for r in nodes), default=(0, 0))
+        raise InputError(f"--num-cpus {num_cpus:g} --num-gpus {num_gpus:g}: no node of the Ray "
+                         f"cluster has that much (the largest has {most[0]:g} CPUs, "
+                         f"{most[1]:g} GPUs); ask for less per worker")
+
+
 def _failed(chunk: list[Item], reason: str) -> list[Record]:
-    return [Record(item.index, str(item.task.content), ";".join(str(s) for s in item.task.styles),
-                   str(item.out), "failed", reason) for item in chunk]
+    return [item.record("failed", reason) for item in chunk]
 
 
 def ray_records(chunks: Iterable[list[Item]], spec: RunnerSpec, *, address: str | None = None,
@@ -107,11 +116,18 @@ def ray_records(chunks: Iterable[list[Item]], spec: RunnerSpec, *, address: str 
     ray = import_ray()
     started = False
     if not ray.is_initialized():
-        ray.init(address=address, include_dashboard=False, logging_level=logging.WARNING,
-                 log_to_driver=False)
+        try:
+            ray.init(address=address, include_dashboard=False, logging_level=logging.WARNING,
+                     log_to_driver=False)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            where = f"the Ray cluster at {address}" if address else "a local Ray"
+            raise InputError(f"--ray: cannot start or reach {where} ({failure_reason(exc)}); "
+                             "check the address, or start the cluster with 'ray start --head'"
+                             ) from None
         started = True
     handles: list[Any] = []
     try:
+        _check_resources(ray, num_cpus, num_gpus)
         count = actors or _actor_count(ray, num_cpus, num_gpus)
         threads = max(1, math.floor(num_cpus)) if num_cpus >= 1 else 1
         actor = ray.remote(RayWorker).options(num_cpus=num_cpus, num_gpus=num_gpus)

@@ -207,9 +207,7 @@ def run_batch(items: Sequence[Item], spec: RunnerSpec, outdir: str | os.PathLike
         todo, skipped = [], []
         for item in items:
             if not options.overwrite and is_complete(item.out):
-                skipped.append(Record(item.index, str(item.task.content),
-                                      ";".join(str(s) for s in item.task.styles), str(item.out),
-                                      "skipped", SKIPPED))
+                skipped.append(item.record("skipped", SKIPPED))
             else:
                 todo.append(item)
         backend = options.backend

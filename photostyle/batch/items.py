@@ -25,6 +25,7 @@ from ..config import Config
 from ..errors import InputError
 from ..io.files import OUTPUT_FORMATS
 from ..methods.base import Task
+from .report import Record
 
 __all__ = ["COLUMNS", "IMAGE_SUFFIXES", "Item", "check_items", "folder_items",
            "manifest_items", "mask_for"]
@@ -65,6 +66,13 @@ class Item:
     options: tuple[tuple[str, str], ...] = ()
     config: Config | None = None
     source: str = ""
+
+    def record(self, status: str, reason: str = "", warnings: str = "",
+               seconds: float = 0.0) -> Record:
+        """This item's row in the report."""
+        return Record(self.index, str(self.task.content),
+                      ";".join(str(s) for s in self.task.styles), str(self.out), status, reason,
+                      warnings, round(seconds, 3))
 
 
 def _images(folder: Path) -> list[Path]:

@@ -159,9 +159,7 @@ def _serve(slot: _Slot, pending: deque[list[Item]], context: Any, spec: RunnerSp
             reason = _died(slot)
             slot.history.append(reason)
             for item in slot.chunk:
-                yield Record(item.index, str(item.task.content),
-                             ";".join(str(s) for s in item.task.styles), str(item.out),
-                             "failed", reason)
+                yield item.record("failed", reason)
         if not pending:
             slot.done = True
         elif slot.restarts < MAX_RESTARTS:

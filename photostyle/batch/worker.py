@@ -177,9 +177,6 @@ class Worker:
 
 def _record(item: Item, result: Output | BaseException, warnings_text: str,
             seconds: float) -> Record:
-    style = ";".join(str(s) for s in item.task.styles)
     if isinstance(result, BaseException):
-        return Record(item.index, str(item.task.content), style, str(item.out), "failed",
-                      failure_reason(result), warnings_text, round(seconds, 3))
-    return Record(item.index, str(item.task.content), style, str(item.out), "done", "",
-                  warnings_text, round(seconds, 3))
+        return item.record("failed", failure_reason(result), warnings_text, seconds)
+    return item.record("done", "", warnings_text, seconds)

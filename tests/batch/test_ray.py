@@ -60,3 +60,10 @@ def test_a_runner_that_cannot_be_built_stops_the_batch(tmp_path, capsys, local_r
                             "-q", "--ray", "--workers", "1"], capsys)
     errors = [line for line in err.splitlines() if "error" in line]
     assert code == 2 and len(errors) == 1 and "gone.pth" in errors[0], err
+
+
+def test_resources_no_node_has_are_refused_at_once(tmp_path, capsys, local_ray):
+    d = write_shoot(tmp_path, 1)
+    code, _, err = run_cli(["batch", d["photos"], "-o", tmp_path / "out", "--style",
+                            d["style"], *PREVIEW, "--ray", "--num-gpus", "1"], capsys)
+    assert code == 2 and "--num-gpus 1" in err and "0 GPUs" in err, err

@@ -101,7 +101,7 @@ def test_kill_mid_run_then_rerun_completes_with_no_partial_files(tmp_path, capsy
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [str(ROOT), os.environ.get("PYTHONPATH", "")]), "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "photostyle", *args], env=env,
-                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
+                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, cwd=ROOT)
     deadline = time.monotonic() + 120
     while not list(out.glob("c*.png")) and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
