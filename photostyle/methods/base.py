@@ -31,8 +31,9 @@ SEGMENTATIONS = ("none", "auto", "cluster")
 #: Photos a trained look stacks into one forward pass (``--batch-size``).
 LOOK_BATCH_SIZE = 8
 
-#: Decoded style images (and parsed style masks) a runner keeps, most recently used first.
-STYLE_CACHE_SIZE = 8
+#: Decoded style images (and parsed style masks) a runner keeps, the least recently used
+#: dropped first (a 12-megapixel photo takes ~290 MB as float64).
+STYLE_CACHE_SIZE = 4
 
 
 @dataclass(frozen=True)

@@ -104,8 +104,8 @@ class NeuralRunner(Runner):
         self.check(task, config, self.segmentation)
         device = self.torch_device
         content = load_image(task.content, device=device)
-        styles = [self.cached(path, lambda p: load_image(p, device=device))
-                  for path in task.styles]
+        # Kept on the host (device memory is the optimization's), copied over per task.
+        styles = [self.cached(path, load_image).to(device) for path in task.styles]
         model = self.network(config)
         features = None
         if config.vgg_weights != "random":  # trained features help the clustering
