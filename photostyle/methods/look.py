@@ -6,11 +6,13 @@ A look is a callable module mapping a ``(B,3,H,W)`` batch in [0, 1] to ``(B,3,H,
 ``photostyle train``). The runner takes any such module, so it is tested with a small one.
 
 Merge note (issue #15 lands separately): :func:`load_look` reaches the loader through
-``photostyle.Look``. Until that name exists, ``--model`` stops with a one-line error saying so.
-What to check when it arrives: the working size (this runner works at ``size`` when given,
-else at the photo's own size — right for the full-resolution bilateral looks; a Johnson look
-wants ``--size``) and who applies the optional local-affine post-process (here: the runner,
-only when ``Config.post`` is True, since a bilateral look is locally affine already).
+``photostyle.Look``; until that name exists, ``--model`` stops with a one-line error saying so.
+Written against #15's branch as it stands: ``Look.load(path)`` (``WeightsError`` for a bad
+file, which stops a batch), ``look.arch`` (``"bilateral"``: the photo's own size unless a size
+is given; ``"johnson"``: ``Config.size``, as ``photostyle run --model`` does), and the
+local-affine post-process when ``Config.post`` is True, applied here per photo with the
+``post_*`` settings (the same call as ``Look.forward(post=True)``, so any callable module
+works). ``look.for_tests_only`` is not reported yet (the look is loaded in the workers).
 """
 
 from __future__ import annotations
@@ -69,7 +71,7 @@ class LookRunner(Runner):
         Photos stacked into one forward pass (photos of different sizes go in different
         batches).
     size : int or None
-        Long side the photos are resized to first; ``None`` keeps their own size.
+        Long side the photos are resized to first; ``None``: :meth:`working_size`'s rule.
     """
 
     name = "look"
@@ -94,11 +96,20 @@ class LookRunner(Runner):
             raise InputError(f"{task.content}: a trained look takes no masks (its style is "
                              "the whole photo's); drop the mask columns or options")
 
+    def working_size(self, config: Config) -> int | None:
+        """The long side photos are resized to: ``size`` when given, else ``Config.size`` for
+        a look that depends on the resolution (a Johnson network), else None (the photo's
+        own size: a bilateral look works at any resolution)."""
+        if self.size is not None:
+            return self.size
+        return config.size if getattr(self.look, "arch", None) == "johnson" else None
+
     def _load(self, task: Task, config: Config) -> Tensor:
         self.check(task, config, self.segmentation)
         content = load_image(task.content, device=self.torch_device)
-        if self.size is not None:
-            content = resize(content, fit_long_side(*content.shape[-2:], self.size))
+        size = self.working_size(config)
+        if size is not None:
+            content = resize(content, fit_long_side(*content.shape[-2:], size))
         return content
 
     def _finish(self, image: Tensor, content: Tensor, config: Config) -> Tensor:

@@ -103,3 +103,13 @@ def test_without_trained_looks_model_says_so(tmp_path):
         pytest.skip("photostyle.Look exists: looks are loaded by their own module")
     with pytest.raises(InputError, match="--model .*photostyle.Look"):
         load_look(tmp_path / "look.pt")
+
+
+def test_a_johnson_look_works_at_the_configured_size(photos):
+    paths, _ = photos
+    look = Brightness()
+    look.arch = "johnson"
+    runner = LookRunner(look, Config(size=112), device="cpu")
+    assert runner(Task(paths[0], ())).image.shape[-2:] == (80, 112)
+    look.arch = "bilateral"
+    assert runner(Task(paths[0], ())).image.shape[-2:] == (40, 56)  # its own size
