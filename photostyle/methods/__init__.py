@@ -33,9 +33,6 @@ METHODS: dict[str, str] = {
     "look": "photostyle.methods.look:LookRunner",
 }
 
-#: Methods that never import torch.
-TORCH_FREE_METHODS = frozenset({"preview"})
-
 
 def method_of(config: Config, look: Any = None) -> str:
     """The method that runs ``config``: ``"look"`` with a trained look, ``"preview"`` for
