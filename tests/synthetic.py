@@ -70,3 +70,27 @@ def save_mask(labels: np.ndarray, colors, path: Path) -> Path:
     """Write a label map as a colour-code PNG (:func:`segment.color_mask_image`)."""
     Image.fromarray(color_mask_image(labels, colors)).save(path)
     return path
+
+
+def write_shoot(folder: Path, count: int = 6, *, corrupt: int | None = None,
+                side: int = 64) -> dict[str, Path]:
+    """A "shoot" for batch tests: ``count`` small photos ``photos/c0.png`` … (sizes differ a
+    little), their masks ``masks/c0.png`` …, a style photo and its mask; photo ``corrupt`` is
+    not an image. Returns the paths: ``photos``, ``masks``, ``style``, ``style_mask``,
+    ``dir``."""
+    photos, masks = folder / "photos", folder / "masks"
+    photos.mkdir()
+    masks.mkdir()
+    for i in range(count):
+        h = side * 3 // 4 + 2 * (i % 4)
+        img, labels = scene(h, side, (0.5 + 0.05 * (i % 3), 0.65, 0.9), (0.3, 0.5, 0.2),
+                            0.4 + 0.03 * (i % 5), seed=10 + i)
+        write_png(masks / f"c{i}.png", color_mask(labels))
+        if i == corrupt:
+            (photos / f"c{i}.png").write_bytes(b"\x89PNG\r\n\x1a\n not really a picture")
+        else:
+            write_png(photos / f"c{i}.png", img)
+    style, s_labels = scene(side, side, (0.95, 0.5, 0.25), (0.2, 0.15, 0.35), 0.55, seed=2)
+    return {"photos": photos, "masks": masks, "style": write_png(folder / "style.png", style),
+            "style_mask": write_png(folder / "style_mask.png", color_mask(s_labels)),
+            "dir": folder}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 
 import pytest
@@ -28,3 +29,16 @@ def test_per_step_split_runs(bench, style_loss, loss):
         assert row[key] > 0, key
     assert row["labels"] == 4 and row["ratio"] > 0
 
+
+
+def test_batch_benchmark_runs(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCH.parent))  # it imports its sibling dpst.py
+    spec = importlib.util.spec_from_file_location("photostyle_batch_bench",
+                                                  BENCH.parent / "batch.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = tmp_path / "batch.json"
+    assert module.main(["--workers", "1", "--repeat", "1", "--count", "2", "--size", "64",
+                        "--dpst", str(tmp_path / "none"), "--json", str(out)]) == 0
+    row = json.loads(out.read_text())["rows"][0]
+    assert row["workers"] == 1 and row["items_per_min"] > 0 and row["rerun_s"] > 0

@@ -39,6 +39,7 @@ class ConfigOptions:
 
     def __init__(self) -> None:
         self.flags: dict[str, str] = {}
+        self.actions: dict[str, argparse.Action] = {}
 
     def add(self, group: argparse._ArgumentGroup | argparse.ArgumentParser, *flags: str,
             field: str, help: str, show_default: bool = True, **options: Any) -> None:
@@ -50,8 +51,41 @@ class ConfigOptions:
         if show_default:
             default = field_default(field)
             help = f"{help} (default: {default})" if help else f"default: {default}"
-        group.add_argument(*flags, dest=field, default=argparse.SUPPRESS, help=help, **options)
+        action = group.add_argument(*flags, dest=field, default=argparse.SUPPRESS, help=help,
+                                    **options)
         self.flags[field] = flags[0]
+        for flag in action.option_strings:
+            self.actions[flag] = action
+
+    def parse_text(self, option: str, text: str) -> tuple[str, Any]:
+        """The Config field and value of an option written as text, as a manifest's per-row
+        option: ``("size", "256")`` → ``("size", 256)``, converted and checked as on the
+        command line. A flag (``original-colors``, ``post``, ``no-post`` …) takes
+        ``1/0``, ``true/false``, ``yes/no`` or ``on/off``; off is the field's default.
+
+        Raises
+        ------
+        InputError
+            Not one of these options, or a value the option refuses.
+        """
+        flag = "--" + option.strip().lstrip("-")
+        action = self.actions.get(flag)
+        if action is None:
+            names = ", ".join(sorted({f.lstrip("-") for f in self.actions}))
+            raise InputError(f"{option!r} is not an option of the method's settings; use one "
+                             f"of {names}")
+        if action.nargs == 0:  # a flag
+            truth = _truth(flag, text)
+            if isinstance(action, argparse.BooleanOptionalAction):
+                return action.dest, truth != flag.startswith("--no-")
+            return action.dest, action.const if truth else field_default(action.dest)
+        try:
+            value = action.type(text) if action.type is not None else text
+        except (argparse.ArgumentTypeError, ValueError, TypeError) as exc:
+            raise InputError(f"{flag} {text!r}: {exc}") from None
+        if action.choices is not None and value not in action.choices:
+            raise InputError(f"{flag} {text!r}: choose one of {', '.join(action.choices)}")
+        return action.dest, value
 
     def config(self, args: argparse.Namespace, defaults: dict[str, Any] | None = None,
                **extra: Any) -> Config:
@@ -73,6 +107,15 @@ class ConfigOptions:
             for field, flag in self.flags.items():
                 message = re.sub(rf"(?<![\w-]){field}(?![\w-])", flag, message)
             raise InputError(message) from None
+
+
+def _truth(flag: str, text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise InputError(f"{flag} {text!r}: a flag takes 1 or 0 (true/false, yes/no, on/off)")
 
 
 def steps(text: str) -> tuple[int, ...]:

@@ -4,7 +4,7 @@ A thin layer over the library: it owns argument parsing, progress bars, warnings
 intermediate saves, the JSON loss log, and turning user errors into one line on stderr and exit
 status 2. The weight-free ``--quality preview`` never imports torch; the neural methods import
 it when they run. With ``--vgg-weights auto`` (the default) and no weights to be had, the
-weight-free method runs instead (:func:`run_weight_free`), with one warning line.
+weight-free method runs instead (:func:`weights_or_fallback`), with one warning line.
 """
 
 from __future__ import annotations
@@ -12,11 +12,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-import numpy as np
 
 from ..config import (
     ARTISTIC_QUALITY,
@@ -35,20 +32,17 @@ from ..config import (
 from ..errors import InputError, WeightsError, require_both
 from ..io.files import check_not_input, check_output_file, check_output_path
 from ..io.images import read_image, save_image, to_uint8
+from ..methods import Output, Runner, RunnerSpec, Segmentation, Task, runner_class
+from ..methods.base import SEGMENTATIONS, Prepared
 from .console import run_guarded
 from .options import ConfigOptions, memory_budget, memory_fields, steps, weights_list
 
 if TYPE_CHECKING:
-    from segment import AlignedMasks
 
-    from ..neural.transfer import StepInfo, TransferResult
-    from ..neural.vgg import VGG19Features
+    from ..neural.transfer import StepInfo
 
 NAME = "run"
 PROG = "photostyle"
-
-#: Segmentation choices of ``--seg`` (as :data:`segment.METHODS`, plus ``none``).
-SEG_CHOICES = ("none", "auto", "cluster")
 
 #: Files written by --save-masks, in its folder.
 MASK_FILES = ("content_mask.png", "style_mask.png", "content_overlay.png", "style_overlay.png")
@@ -60,15 +54,12 @@ def _schedule_text(schedule: tuple[tuple[int, int], ...]) -> str:
 
 def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register ``photostyle run`` (no side effects beyond the parser)."""
-    from segment.ade20k import DEFAULT_CHECKPOINT
-
     p = commands.add_parser(
         NAME, help="stylize a photo (the default command: 'photostyle CONTENT STYLE -o OUT')",
         description="Photorealistic style transfer (Luan et al., Deep Photo Style Transfer); "
                     "with --mode artistic, neural style (Gatys et al.).",
         epilog="Quality metrics and contact sheets of existing results: photostyle eval --help")
     options = ConfigOptions()
-    add_field = options.add
     p.set_defaults(handler=main_guarded, config_options=options)
     p.add_argument("content", type=Path, help="content photo")
     p.add_argument("style", type=Path, nargs="+",
@@ -79,7 +70,37 @@ def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
     g.add_argument("--content-mask", type=Path, help="colour-coded mask of the content photo")
     g.add_argument("--style-mask", type=Path, nargs="+",
                    help="colour-coded mask of the style photo (one per style photo)")
-    g.add_argument("--seg", choices=SEG_CHOICES, default="none",
+    add_segmentation_options(g)
+    g.add_argument("--save-masks", type=Path, default=None, metavar="DIR",
+                   help="also write the masks in use as DIR/content_mask.png and "
+                        "DIR/style_mask.png (DPST colour code, editable) and "
+                        "DIR/content_overlay.png, DIR/style_overlay.png")
+    groups = add_method_options(p, options)
+    groups["network and device"].add_argument(
+        "--device", choices=("auto", "cpu", "cuda"), default="auto",
+        help="where to run (default: auto, CUDA when available)")
+
+    g = groups["output"]
+    g.add_argument("--save-every", type=int, default=0, metavar="K",
+                   help="also write the image every K steps as <stem>.stageS_NNNN<ext>")
+    g.add_argument("--save-stages", action="store_true",
+                   help="also write <stem>.stage1<ext> and <stem>.stage2<ext> (before post)")
+    g.add_argument("--report", type=Path, default=None, metavar="PATH.png",
+                   help="also write a contact sheet (inputs, masks, stage 1, final, loss "
+                        "curves, metrics)")
+    g.add_argument("--log-json", type=Path, default=None, metavar="FILE",
+                   help="also write one JSON line per reported step (level, stage, step, each "
+                        "weighted loss term, total, seconds); a stage's step 0 holds the terms "
+                        "of its start image")
+    g.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    return p
+
+
+def add_segmentation_options(g: argparse._ArgumentGroup) -> None:
+    """``--seg``, ``--seg-model`` and ``--seg-k`` (``run`` and ``batch``)."""
+    from segment.ade20k import DEFAULT_CHECKPOINT
+
+    g.add_argument("--seg", choices=SEGMENTATIONS, default="none",
                    help="make the masks automatically: 'auto' = semantic segmentation (ADE20K "
                         "weights, falls back to 'cluster' when they cannot be had), 'cluster' "
                         "= co-segmentation, no weights; --content-mask/--style-mask win "
@@ -89,12 +110,17 @@ def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
                         f"Face Hub id or a local folder (default {DEFAULT_CHECKPOINT})")
     g.add_argument("--seg-k", type=int, default=None, metavar="K",
                    help="--seg cluster: number of clusters (default: chosen in 2..6)")
-    g.add_argument("--save-masks", type=Path, default=None, metavar="DIR",
-                   help="also write the masks in use as DIR/content_mask.png and "
-                        "DIR/style_mask.png (DPST colour code, editable) and "
-                        "DIR/content_overlay.png, DIR/style_overlay.png")
 
-    g = p.add_argument_group("mode and style")
+
+def add_method_options(p: argparse.ArgumentParser, options: ConfigOptions,
+                       ) -> dict[str, argparse._ArgumentGroup]:
+    """The options of the methods' settings (Config fields, ``--vgg-weights`` and the
+    network's), shared by ``run`` and ``batch``; returns the groups by title so that a
+    command can add its own options to them."""
+    add_field = options.add
+    groups: dict[str, argparse._ArgumentGroup] = {}
+
+    g = groups["mode and style"] = p.add_argument_group("mode and style")
     add_field(g, "--mode", field="mode", choices=("photo", "artistic"),
               help="'photo': photorealistic (two stages, matting term, local-affine "
                    "post-process); 'artistic': Gatys et al.'s neural style (one stage, none of "
@@ -112,7 +138,7 @@ def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
               help="keep the content's colours: transfer luminance only (YIQ)",
               show_default=False)
 
-    g = p.add_argument_group("optimization")
+    g = groups["optimization"] = p.add_argument_group("optimization")
     levels = "; ".join(f"{name}: {_schedule_text(s)}" for name, s in QUALITY.items())
     artistic = "; ".join(f"{name}: {_schedule_text(s)}" for name, s in ARTISTIC_QUALITY.items())
     add_field(g, "--quality", field="quality", choices=(PREVIEW, *QUALITY),
@@ -145,7 +171,8 @@ def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
     add_field(g, "--seed", field="seed", type=int, help="seed of the noise start and of "
                                                         "--vgg-weights random")
 
-    g = p.add_argument_group("colour transfer (--quality preview, --init transfer)")
+    g = groups["colour transfer"] = p.add_argument_group(
+        "colour transfer (--quality preview, --init transfer)")
     add_field(g, "--transfer", field="transfer_method", choices=("linear", "histogram"),
               help="per-region map: mean and covariance (Monge-Kantorovich linear map) or "
                    "per-channel histogram matching")
@@ -154,7 +181,7 @@ def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
     add_field(g, "--transfer-blend", field="transfer_blend", type=int, metavar="PX",
               help="half width in pixels of the soft blend across region borders")
 
-    g = p.add_argument_group("loss (weights: from the preset)")
+    g = groups["loss"] = p.add_argument_group("loss (weights: from the preset)")
     g.add_argument("--recipe", choices=sorted(RECIPES), default=None,
                    help="set many options at once; 'paper': the authors' run (Caffe VGG-19, "
                         "--loss paper, --quality max (1000+1000 L-BFGS steps), --init mean, "
@@ -178,7 +205,7 @@ def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
         add_field(g, flag, field=field, type=float,
                   help=f"weight of the {what} (paper preset: {preset:g})", show_default=False)
 
-    g = p.add_argument_group("network and device")
+    g = groups["network and device"] = p.add_argument_group("network and device")
     g.add_argument("--vgg-weights", default=None, metavar="W",
                    help=f"'caffe' (the paper's network, downloaded once into torch's cache), "
                         f"'imagenet' (torchvision's), 'random' (untrained, for tests), a local "
@@ -191,8 +218,6 @@ def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    "for a file named vgg19-d01eb7cb.pth, else torchvision)", show_default=False)
     add_field(g, "--pooling", field="pooling", choices=("max", "avg"),
               help="VGG pooling; Gatys et al. found average pooling gives smoother gradients")
-    g.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
-                   help="where to run (default: auto, CUDA when available)")
     g.add_argument("--max-memory", type=memory_budget, default=None, metavar="GiB|auto",
                    help="memory budget; if the estimated peak exceeds it, work at the largest "
                         "size that fits and bring the result up to --size through the "
@@ -218,50 +243,80 @@ def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
               help="apply the matting Laplacian as a sparse matrix or with box filters "
                    "('auto': the matting package's choice)")
 
-    g = p.add_argument_group("output")
+    g = groups["output"] = p.add_argument_group("output")
     add_field(g, "--post", field="post", action=argparse.BooleanOptionalAction,
               help="the local-affine post-process (if not given: on in photo mode, off in "
                    "artistic mode)", show_default=False)
-    g.add_argument("--save-every", type=int, default=0, metavar="K",
-                   help="also write the image every K steps as <stem>.stageS_NNNN<ext>")
-    g.add_argument("--save-stages", action="store_true",
-                   help="also write <stem>.stage1<ext> and <stem>.stage2<ext> (before post)")
-    g.add_argument("--report", type=Path, default=None, metavar="PATH.png",
-                   help="also write a contact sheet (inputs, masks, stage 1, final, loss "
-                        "curves, metrics)")
-    g.add_argument("--log-json", type=Path, default=None, metavar="FILE",
-                   help="also write one JSON line per reported step (level, stage, step, each "
-                        "weighted loss term, total, seconds); a stage's step 0 holds the terms "
-                        "of its start image")
-    g.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
-    return p
+    return groups
 
 
-def build_config(args: argparse.Namespace) -> Config:
-    """The Config of the options given, over the recipe's (``--recipe``); Config checks every
-    value. The weights: ``--vgg-weights``, else ``$PHOTOSTYLE_VGG_WEIGHTS``, else the
-    recipe's, else Config's."""
+def method_config(args: argparse.Namespace, **changes: Any) -> Config:
+    """The Config of the method options given (:func:`add_method_options`) over the recipe's
+    (``--recipe``), and of ``changes`` (fields); Config checks every value. The weights:
+    ``--vgg-weights``, else ``$PHOTOSTYLE_VGG_WEIGHTS``, else the recipe's, else Config's."""
     recipe = RECIPES[args.recipe] if args.recipe is not None else {}
     weights = resolve_weights(args.vgg_weights, recipe.get("vgg_weights"))
     channels_last = {"auto": None, "on": True, "off": False}[args.channels_last]
-    config = args.config_options.config(args, recipe, vgg_weights=weights,
-                                        channels_last=channels_last,
-                                        **memory_fields(args.max_memory))
-    blend = config.style_blend_weights
-    if blend is not None and len(blend) != len(args.style):
-        raise InputError(f"--style-blend-weights has {len(blend)} weights for "
-                         f"{len(args.style)} style photos; give one per style photo")
-    return config
+    return args.config_options.config(args, recipe, vgg_weights=weights,
+                                      channels_last=channels_last,
+                                      **memory_fields(args.max_memory), **changes)
 
 
-def _device(choice: str) -> Any:
-    import torch
+def weights_or_fallback(config: Config, *, several: bool = False, quiet: bool = False,
+                        ) -> Config:
+    """``--vgg-weights auto`` resolved: the Caffe network if it is cached or can be downloaded
+    (``vgg_weights="caffe"``), else the weight-free method (``quality="preview"``) after one
+    warning line that says what runs instead and how to get the weights. The one place that
+    chooses that method. Other settings are returned as they are.
 
-    if choice == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if choice == "cuda" and not torch.cuda.is_available():
-        raise InputError("--device cuda: no CUDA device is available; use --device cpu")
-    return torch.device(choice)
+    Raises
+    ------
+    WeightsError
+        No weights, and no weight-free method stands in for these settings (artistic mode,
+        several styles, original colours).
+    """
+    if config.vgg_weights != "auto" or config.quality == PREVIEW:
+        return config
+    from ..config import CAFFE_FILE, CAFFE_URL
+    from ..neural.vgg import cache_path, fetch_caffe_weights
+
+    try:
+        fetch_caffe_weights(progress=not quiet)
+    except WeightsError:
+        if config.mode != "photo" or several or config.original_colors:
+            raise
+        print(f"{PROG}: warning: no VGG-19 weights ({CAFFE_FILE} is not cached and could not be "
+              f"downloaded), so the weight-free colour transfer (--quality preview) runs instead "
+              f"of the neural method; for that, download {CAFFE_URL} and copy it to "
+              f"{cache_path(CAFFE_FILE)} or pass --vgg-weights PATH --vgg-format caffe",
+              file=sys.stderr)
+        return config.replace(quality=PREVIEW)
+    return config.replace(vgg_weights="caffe")
+
+
+def segmentation(args: argparse.Namespace) -> Segmentation:
+    """The automatic masks of ``--seg``, ``--seg-model``, ``--seg-k`` (checked)."""
+    return Segmentation(args.seg, args.seg_model, args.seg_k)
+
+
+def random_weights_note(config: Config) -> None:
+    """Say on stderr that untrained weights are in use (never silently)."""
+    if config.vgg_weights == "random" and config.quality != PREVIEW:
+        print(f"{PROG}: using untrained random VGG-19 weights (seed {config.seed}): results are "
+              "for testing the mechanics only", file=sys.stderr)
+
+
+def plan_text(prepared: Prepared) -> str:
+    """The neural method's pyramid, one line: what will run at each level."""
+    config, levels = prepared.config, prepared.levels or ()
+    if config.mode == "artistic":
+        text = "; ".join(f"{lv.width}x{lv.height}: {lv.iters[0]}" for lv in levels)
+        what = "artistic mode, steps per level"
+    else:
+        text = "; ".join(f"{lv.width}x{lv.height}: {lv.iters[0]}+{lv.iters[1]}"
+                         for lv in levels)
+        what = "steps per level (stage 1 + stage 2)"
+    return f"--quality {config.quality}, {what}: {text}"
 
 
 def sibling(out: Path, tag: str) -> Path:
@@ -273,10 +328,13 @@ class Progress:
     """tqdm bars (one per stage and level) and intermediate saves, driven by the library's
     callback (called every --progress-every steps)."""
 
-    def __init__(self, out: Path, save_every: int, quiet: bool) -> None:
+    def __init__(self, out: Path | None, save_every: int, quiet: bool, *, position: int = 0,
+                 leave: bool = True) -> None:
         self.out = out
         self.save_every = save_every
         self.quiet = quiet
+        self.position = position
+        self.leave = leave
         self.bar = None
         self.key = (0, 0)
         self.last = 0
@@ -292,7 +350,8 @@ class Progress:
                 h, w = info.image.shape[-2:]
                 where = f"level {info.level}/{info.levels} ({w}x{h}) " if info.levels > 1 else ""
                 self.bar = tqdm(total=info.steps, desc=f"{where}stage {info.stage}",
-                                unit="step", dynamic_ncols=True, file=sys.stderr)
+                                unit="step", dynamic_ncols=True, file=sys.stderr,
+                                position=self.position, leave=self.leave)
         if self.bar is not None:
             self.bar.set_postfix({k: f"{v:.3g}" for k, v in info.losses.items()}, refresh=False)
             self.bar.update(info.step - self.last)
@@ -333,13 +392,8 @@ class JsonLog:
             self.handle = None
 
 
-def _check_seg_options(args: argparse.Namespace, others: tuple[Path | None, ...]) -> None:
-    """Validate --seg-k and --save-masks before any work (``others``: inputs and outputs)."""
-    if args.seg_k is not None:
-        from segment.cluster import MAX_K
-
-        if not 1 <= args.seg_k <= MAX_K:
-            raise InputError(f"--seg-k must be in 1..{MAX_K}, got {args.seg_k}")
+def _check_save_masks(args: argparse.Namespace, others: tuple[Path | None, ...]) -> None:
+    """Validate --save-masks before any work (``others``: inputs and outputs)."""
     folder = args.save_masks
     if folder is None:
         return
@@ -354,37 +408,15 @@ def _check_seg_options(args: argparse.Namespace, others: tuple[Path | None, ...]
         check_not_input(folder / name, others, "--save-masks file")
 
 
-def _automatic_masks(args: argparse.Namespace, config: Config, content: Any, style: Any,
-                     ) -> tuple[AlignedMasks, VGG19Features | None]:
-    """--seg auto|cluster. With trained VGG weights (and not a preview) the network is built
-    here, its relu4_1 features help the clustering, and it is returned for the transfer."""
-    from segment import automatic_masks
-
-    model = features = None
-    if config.quality != PREVIEW and config.vgg_weights != "random":
-        model = _network(config).to(device=content.device, dtype=content.dtype)
-
-        def features(image: Any) -> Any:
-            return model(image, ["relu4_1"])["relu4_1"]
-
-    aligned = automatic_masks(content, style, args.seg, model=args.seg_model, k=args.seg_k,
-                              features=features, seed=config.seed)
-    return aligned, model
-
-
-def _network(config: Config) -> VGG19Features:
-    from ..neural.vgg import build_network
-
-    return build_network(config)
-
-
-def _save_masks(folder: Path, aligned: AlignedMasks, content: np.ndarray, style: np.ndarray,
-                quiet: bool) -> None:
+def _save_masks(folder: Path, prepared: Prepared, quiet: bool) -> None:
     """--save-masks: the two colour masks (at the images' sizes) and their overlays."""
     from segment import color_mask_image
 
+    from ..classic.preview import as_array
     from ..evaluation.report import mask_overlay
 
+    aligned = prepared.masks
+    content, style = as_array(prepared.content, "content"), as_array(prepared.style, "style")
     folder.mkdir(exist_ok=True)
     names = iter(MASK_FILES)
     for labels in (aligned.content_labels, aligned.style_labels):
@@ -396,53 +428,22 @@ def _save_masks(folder: Path, aligned: AlignedMasks, content: np.ndarray, style:
               file=sys.stderr)
 
 
-def _masks(args: argparse.Namespace, config: Config, content: Any, styles: list[Any],
-           ) -> tuple[AlignedMasks | None, list[np.ndarray] | None, VGG19Features | None]:
-    """The masks of the run: drawn (--content-mask/--style-mask, one per style) or automatic
-    (--seg); the aligned masks, each style's label map, and a network built for --seg auto."""
-    from segment import align_masks, load_color_mask
-
-    if args.content_mask is not None:
-        if args.seg != "none":
-            print(f"{PROG}: --content-mask/--style-mask given; --seg {args.seg} not used",
-                  file=sys.stderr)
-        c_parsed = load_color_mask(args.content_mask, _hw(content))
-        # Each style mask is matched to the content's colours; the content's labels do not
-        # depend on the style, so all styles share the first alignment's label set.
-        alignments = [align_masks(c_parsed, load_color_mask(path, _hw(s)))
-                      for path, s in zip(args.style_mask, styles, strict=True)]
-        return alignments[0], [a.style_labels for a in alignments], None
-    if args.seg != "none":
-        aligned, model = _automatic_masks(args, config, content, styles[0])
-        return aligned, [aligned.style_labels], model
-    return None, None, None
-
-
-def _hw(image: Any) -> tuple[int, int]:
-    """``(H, W)`` of an ``(H,W,3)`` array or a ``(1,3,H,W)`` tensor."""
-    shape = tuple(image.shape)
-    return (int(shape[0]), int(shape[1])) if len(shape) == 3 else (int(shape[-2]),
-                                                                    int(shape[-1]))
-
-
 def run(args: argparse.Namespace) -> int:
     """Run a transfer from parsed arguments; returns the exit status."""
-    config = build_config(args)
+    config = method_config(args)
+    blend = config.style_blend_weights
+    if blend is not None and len(blend) != len(args.style):
+        raise InputError(f"--style-blend-weights has {len(blend)} weights for "
+                         f"{len(args.style)} style photos; give one per style photo")
     if args.save_every < 0:
         raise InputError("--save-every must be >= 0")
     require_both(args.content_mask, args.style_mask, ("--content-mask", "--style-mask"))
-    several = len(args.style) > 1
-    if args.style_mask is not None and len(args.style_mask) != len(args.style):
-        raise InputError(f"{len(args.style_mask)} --style-mask files for {len(args.style)} "
-                         "style photos; give one mask per style photo, in the same order")
-    if several and config.quality == PREVIEW:
-        raise InputError("--quality preview takes one style photo; give one, or use "
-                         "--quality draft to blend several")
-    if several and args.seg != "none" and args.content_mask is None:
-        raise InputError(f"--seg {args.seg} takes one style photo; draw masks for each "
-                         "(--content-mask and one --style-mask per style) or give one style")
+    task = Task(args.content, tuple(args.style), args.content_mask,
+                None if args.style_mask is None else tuple(args.style_mask))
+    spec = RunnerSpec(config, segmentation(args), device=args.device)
+    runner_class(spec.method).check(task, config, spec.segmentation)
     init = config.init if config.init is not None and config.init not in INITS else None
-    inputs = (args.content, *args.style, args.content_mask, *(args.style_mask or ()), init)
+    inputs = (*task.inputs, init)
     out = check_output_path(args.output, inputs)
     if args.report is not None:
         check_output_path(args.report, (*inputs, out), what="report")
@@ -452,99 +453,51 @@ def run(args: argparse.Namespace) -> int:
                              "runs none; drop --log-json or choose draft, default or max")
         check_output_file(args.log_json, (*inputs, out, args.report),
                           what="--log-json file", example="log.jsonl")
-    _check_seg_options(args, (*inputs, out, args.report, args.log_json))
-    if config.quality == PREVIEW:
-        return _run_preview(args, config, out)
-    if config.vgg_weights == "auto":
-        from ..neural.vgg import fetch_caffe_weights
-
-        try:
-            fetch_caffe_weights(progress=not args.quiet)
-        except WeightsError:
-            if config.mode != "photo" or several or config.original_colors:
-                raise  # no weight-free method stands in for these
-            return run_weight_free(args, config, out)
-        config = config.replace(vgg_weights="caffe")
-    return _run_neural(args, config, out, several)
-
-
-def run_weight_free(args: argparse.Namespace, config: Config, out: Path) -> int:
-    """What ``--vgg-weights auto`` runs when no VGG weights can be had: the weight-free method,
-    after one warning line that says what ran instead and how to get the weights. The one
-    place that chooses that method (today the preview)."""
-    from ..config import CAFFE_FILE, CAFFE_URL
-    from ..neural.vgg import cache_path
-
-    print(f"{PROG}: warning: no VGG-19 weights ({CAFFE_FILE} is not cached and could not be "
-          f"downloaded), so the weight-free colour transfer (--quality preview) runs instead "
-          f"of the neural method; for that, download {CAFFE_URL} and copy it to "
-          f"{cache_path(CAFFE_FILE)} or pass --vgg-weights PATH --vgg-format caffe",
-          file=sys.stderr)
-    return _run_preview(args, config.replace(quality=PREVIEW), out)
-
-
-def _run_preview(args: argparse.Namespace, config: Config, out: Path) -> int:
-    """``--quality preview``: numpy only, no network, no weights, no torch."""
-    from ..classic.preview import preview
-
-    content, style = read_image(args.content), read_image(args.style[0])
-    aligned, style_labels, _ = _masks(args, config, content, [style])
-    c_labels = None if aligned is None else aligned.content_labels
-    s_labels = None if style_labels is None else style_labels[0]
-    if aligned is not None and args.save_masks is not None:
-        _save_masks(args.save_masks, aligned, content, style, args.quiet)
-    start = time.perf_counter()
-    image = preview(content, style, c_labels, s_labels, config=config)
-    spent = time.perf_counter() - start
-    save_image(image, out)
-    if args.report is not None:
-        _write_report(args, image, None, aligned, s_labels, None)
-    if not args.quiet:
-        print(f"{PROG}: wrote {out} (preview {spent:.2f}s)", file=sys.stderr)
-    return 0
-
-
-def _run_neural(args: argparse.Namespace, config: Config, out: Path, several: bool) -> int:
-    """The neural methods (torch)."""
-    from ..io.tensors import load_image, to_array
-    from ..neural.schedule import plan_levels
-    from ..neural.transfer import TransferInterrupted, transfer
-
-    device = _device(args.device)
-    content = load_image(args.content, device=device)
-    styles = [load_image(path, device=device) for path in args.style]
-    aligned, style_labels, model = _masks(args, config, content, styles)
-    c_labels = None if aligned is None else aligned.content_labels
-    if aligned is not None and args.save_masks is not None:
-        _save_masks(args.save_masks, aligned, to_array(content), to_array(styles[0]),
-                    args.quiet)
-    if config.vgg_weights == "random":
-        print(f"{PROG}: using untrained random VGG-19 weights (seed {config.seed}): results are "
-              "for testing the mechanics only", file=sys.stderr)
-    if model is None:
-        model = _network(config)
+    _check_save_masks(args, (*inputs, out, args.report, args.log_json))
+    if args.content_mask is not None and args.seg != "none":
+        print(f"{PROG}: --content-mask/--style-mask given; --seg {args.seg} not used",
+              file=sys.stderr)
+    config = weights_or_fallback(config, several=len(args.style) > 1, quiet=args.quiet)
+    spec = spec.replace(config=config)
+    random_weights_note(config)
+    runner = spec.build()
     progress = Progress(out, args.save_every, args.quiet)
-    log = JsonLog(args.log_json) if args.log_json is not None else None
+    log = JsonLog(args.log_json) if args.log_json is not None and \
+        config.quality != PREVIEW else None
 
-    def callback(info: StepInfo) -> None:
-        if log is not None:  # first: the log keeps every reported step, even on Ctrl-C
-            log(info)
-        progress(info)
-
-    if not args.quiet:
-        levels = plan_levels(config, content.shape[-2:], [s.shape[-2:] for s in styles])
-        if config.mode == "artistic":
-            text = "; ".join(f"{lv.width}x{lv.height}: {lv.iters[0]}" for lv in levels)
-            what = "artistic mode, steps per level"
+    def callback(event: Any) -> None:
+        if isinstance(event, Prepared):
+            if event.masks is not None and args.save_masks is not None:
+                _save_masks(args.save_masks, event, args.quiet)
+            if event.levels is not None and not args.quiet:
+                print(f"{PROG}: {plan_text(event)}", file=sys.stderr)
         else:
-            text = "; ".join(f"{lv.width}x{lv.height}: {lv.iters[0]}+{lv.iters[1]}"
-                             for lv in levels)
-            what = "steps per level (stage 1 + stage 2)"
-        print(f"{PROG}: --quality {config.quality}, {what}: {text}", file=sys.stderr)
-    s_labels = None if style_labels is None else (style_labels if several else style_labels[0])
+            if log is not None:  # first: the log keeps every reported step, even on Ctrl-C
+                log(event)
+            progress(event)
+
+    if spec.method == "preview":
+        output = runner(task, callback=callback)
+        save_image(output.image, out)
+        if args.report is not None:
+            _write_report(args, output)
+        if not args.quiet:
+            print(f"{PROG}: wrote {out} (preview {output.seconds:.2f}s)", file=sys.stderr)
+        return 0
     try:
-        result = transfer(content, styles if several else styles[0], c_labels, s_labels,
-                          config=config, callback=callback, model=model)
+        return _run_neural(args, runner, task, out, callback, progress)
+    finally:
+        if log is not None:
+            log.close()
+
+
+def _run_neural(args: argparse.Namespace, runner: Runner, task: Task, out: Path,
+                callback: Any, progress: Progress) -> int:
+    """The neural methods (torch): Ctrl-C writes the best image so far."""
+    from ..neural.transfer import TransferInterrupted
+
+    try:
+        output = runner(task, callback=callback)
     except TransferInterrupted as exc:
         progress.close()
         if exc.image is not None:
@@ -553,10 +506,8 @@ def _run_neural(args: argparse.Namespace, config: Config, out: Path, several: bo
         else:
             print(f"{PROG}: interrupted before the first step; nothing written", file=sys.stderr)
         return 130
-    finally:
-        if log is not None:
-            log.close()
     progress.close()
+    result = output.details
     ran = result.levels[-1] if result.levels else None
     if not args.quiet and ran is not None and (ran.height, ran.width) != \
             tuple(result.image.shape[-2:]):
@@ -570,8 +521,7 @@ def _run_neural(args: argparse.Namespace, config: Config, out: Path, several: bo
             save_image(result.stage2, sibling(out, "stage2"))
     save_image(result.image, out)
     if args.report is not None:
-        _write_report(args, result.image, result, aligned,
-                      None if style_labels is None else style_labels[0], model)
+        _write_report(args, output)
     if not args.quiet:
         spent = ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items()
                           if not k.startswith("level"))
@@ -579,18 +529,18 @@ def _run_neural(args: argparse.Namespace, config: Config, out: Path, several: bo
     return 0
 
 
-def _write_report(args: argparse.Namespace, final_image: Any, result: TransferResult | None,
-                  aligned: AlignedMasks | None, s_labels: np.ndarray | None,
-                  model: VGG19Features | None) -> None:
+def _write_report(args: argparse.Namespace, output: Output) -> None:
     """Metrics of the final image and stage 1 (as saved, 8-bit) and the contact sheet (no
-    stage 1 for a preview; no VGG metric without a model)."""
+    stage 1 for a preview; no VGG metric without a network)."""
     from ..evaluation.metrics import evaluate
     from ..evaluation.report import save_contact_sheet
 
+    result, aligned, model = output.details, output.masks, output.network
+    s_labels = None if output.style_labels is None else output.style_labels[0]
     content, style = read_image(args.content), read_image(args.style[0])
     c_labels = None if aligned is None else aligned.content_labels
     colors = None if aligned is None else aligned.colors
-    final = to_uint8(final_image) / 255.0
+    final = to_uint8(output.image) / 255.0
     stage1 = stage1_metrics = None
     if result is not None and result.stage1 is not None:
         stage1 = to_uint8(result.stage1) / 255.0

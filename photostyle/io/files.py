@@ -9,6 +9,7 @@ and no temporary file behind. New files get the usual permissions (``0666`` minu
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import BinaryIO
 from ..errors import InputError
 
 __all__ = ["OUTPUT_FORMATS", "atomic_write", "atomic_write_text", "check_not_input",
-           "check_output_file", "check_output_path", "same_file"]
+           "check_output_file", "check_output_path", "same_file", "temporary_target"]
 
 #: Output extensions and the PIL format they are written with.
 OUTPUT_FORMATS: dict[str, str] = {
@@ -47,6 +48,22 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> 
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+#: The name :func:`atomic_write` gives its temporary file: ``.<stem>.<8 random characters of
+#: tempfile's alphabet><suffix>``.
+_TEMPORARY = re.compile(r"\.(?P<stem>.+)\.[a-z0-9_]{8}(?P<suffix>\.[^.]*)?")
+
+
+def temporary_target(name: str) -> str | None:
+    """The file name an :func:`atomic_write` temporary called ``name`` was to replace
+    (``".photo.k3j_x9q2.png"`` → ``"photo.png"``), or None if ``name`` does not have that
+    form. Such a file stays behind only when its process was killed outright (SIGKILL, power
+    loss); whoever owns the destination may delete it."""
+    match = _TEMPORARY.fullmatch(name)
+    if match is None:
+        return None
+    return match["stem"] + (match["suffix"] or "")
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:

@@ -228,17 +228,24 @@ class FullRun:
             self._set_image(info.image)
 
     def _weights_available(self) -> None:
-        """The editor never downloads weights: ImageNet weights must be in the cache."""
-        if self.config.vgg_weights != "imagenet":
+        """The editor never downloads weights: ImageNet or Caffe weights must be in torch's
+        cache (``auto`` then means the cached Caffe network)."""
+        weights = self.config.vgg_weights
+        if weights not in ("imagenet", "caffe", "auto"):
             return
+        from ..config import CAFFE_FILE, CAFFE_URL
         from ..neural.vgg import IMAGENET_URL, cache_path
 
-        if not cache_path().is_file():
+        source = "ImageNet" if weights == "imagenet" else "Caffe"
+        path = cache_path() if weights == "imagenet" else cache_path(CAFFE_FILE)
+        url = IMAGENET_URL if weights == "imagenet" else CAFFE_URL
+        if not path.is_file():
             raise WeightsError(
-                f"the VGG-19 ImageNet weights are not in {cache_path()} and the editor does not "
-                f"download them: download {IMAGENET_URL} and start 'photostyle ui "
-                "--vgg-weights FILE' (or copy it there), or choose random weights to try the "
-                "mechanics")
+                f"the VGG-19 {source} weights are not in {path} and the editor does not "
+                f"download them: download {url} and start 'photostyle ui --vgg-weights FILE' "
+                "(or copy it there), or choose random weights to try the mechanics")
+        if weights == "auto":
+            self.config = self.config.replace(vgg_weights="caffe")
 
     def _work(self) -> None:
         try:

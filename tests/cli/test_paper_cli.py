@@ -179,15 +179,15 @@ def test_recipe_paper_sets_the_paper_run_and_options_override(tiny_pair):
     d = tiny_pair
     parser = cli.build_parser()
     base = ["run", str(d["content"]), str(d["style"]), "-o", str(d["dir"] / "o.png")]
-    config = run_command.build_config(parser.parse_args([*base, "--recipe", "paper"]))
+    config = run_command.method_config(parser.parse_args([*base, "--recipe", "paper"]))
     assert (config.vgg_weights, config.loss, config.quality, config.init, config.variable,
             config.size) == ("caffe", "paper", "max", "mean", "caffe", 700)
     assert config.level_steps == ((1000, 1000),) and config.history_size == 100
     assert (config.post_smooth_radius, config.post_sigma) == (15, 0.01)
-    config = run_command.build_config(parser.parse_args(
+    config = run_command.method_config(parser.parse_args(
         [*base, "--recipe", "paper", "--size", "256", "--init", "content",
          "--vgg-weights", "random"]))
     assert (config.size, config.init, config.vgg_weights, config.loss) == (
         256, "content", "random", "paper")
-    default = run_command.build_config(parser.parse_args(base))
+    default = run_command.method_config(parser.parse_args(base))
     assert (default.vgg_weights, default.loss_form) == ("auto", "paper")

@@ -1,0 +1,175 @@
+"""The trained-look runner: a feed-forward network applied to many photos, several photos of
+one size stacked into one batch (one forward pass per batch).
+
+A look is a callable module mapping a ``(B,3,H,W)`` batch in [0, 1] to ``(B,3,H,W)`` in
+[0, 1], device and dtype following the input: ``photostyle.Look.load(path)`` (issue #15,
+``photostyle train``). The runner takes any such module, so it is tested with a small one.
+
+Merge note (issue #15 lands separately): :func:`load_look` reaches the loader through
+``photostyle.Look``; until that name exists, ``--model`` stops with a one-line error saying so.
+Written against #15's branch as it stands: ``Look.load(path)`` (``WeightsError`` for a bad
+file, which stops a batch), ``look.arch`` (``"bilateral"``: the photo's own size unless a size
+is given; ``"johnson"``: ``Config.size``, as ``photostyle run --model`` does), and the
+local-affine post-process when ``Config.post`` is True, applied here per photo with the
+``post_*`` settings (the same call as ``Look.forward(post=True)``, so any callable module
+works). ``look.for_tests_only`` is not reported yet (the look is loaded in the workers).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from os import PathLike
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from matting import local_affine_post
+
+from ..config import Config
+from ..errors import InputError
+from ..io.images import fit_long_side
+from ..io.tensors import load_image, resize
+from .base import LOOK_BATCH_SIZE, Output, Runner, Segmentation, Task
+from .neural import resolve_device
+
+__all__ = ["LookRunner", "load_look"]
+
+
+def load_look(path: str | PathLike) -> Any:
+    """The trained look stored in ``path`` (``photostyle.Look.load``).
+
+    Raises
+    ------
+    InputError
+        This photostyle has no trained looks (``photostyle.Look``), or what its loader raises
+        for a bad file.
+    """
+    import photostyle
+
+    try:
+        look = photostyle.Look
+    except AttributeError:
+        raise InputError(f"--model {path}: this photostyle has no trained looks "
+                         "(photostyle.Look, issue #15); use --quality or upgrade") from None
+    return look.load(path)
+
+
+class LookRunner(Runner):
+    """Apply a trained look to tasks, :attr:`batch_size` photos of one size per forward pass.
+
+    Parameters
+    ----------
+    look : module or str or PathLike
+        A callable ``(B,3,H,W) → (B,3,H,W)`` module, or the file of one (:func:`load_look`).
+    config : Config
+        ``post=True`` adds the local-affine post-process (off otherwise).
+    device : str
+        Where the look runs (``"auto"``: CUDA when available); the look is moved there once.
+    batch_size : int
+        Photos stacked into one forward pass (photos of different sizes go in different
+        batches).
+    size : int or None
+        Long side the photos are resized to first; ``None``: :meth:`working_size`'s rule.
+    """
+
+    name = "look"
+
+    def __init__(self, look: Any, config: Config, *, device: str = "auto",
+                 batch_size: int = LOOK_BATCH_SIZE, size: int | None = None) -> None:
+        super().__init__(config, device=device)
+        if batch_size < 1:
+            raise InputError(f"--batch-size must be >= 1, got {batch_size}")
+        self.torch_device = resolve_device(device)
+        if isinstance(look, (str, PathLike)):
+            look = load_look(look)
+        self.look = look.to(self.torch_device) if hasattr(look, "to") else look
+        if hasattr(self.look, "eval"):
+            self.look.eval()
+        self.batch_size = batch_size
+        self.size = size
+
+    @classmethod
+    def check(cls, task: Task, config: Config, segmentation: Segmentation) -> None:
+        if task.content_mask is not None:
+            raise InputError(f"{task.content}: a trained look takes no masks (its style is "
+                             "the whole photo's); drop the mask columns or options")
+
+    def working_size(self, config: Config) -> int | None:
+        """The long side photos are resized to: ``size`` when given, else ``Config.size`` for
+        a look that depends on the resolution (a Johnson network), else None (the photo's
+        own size: a bilateral look works at any resolution)."""
+        if self.size is not None:
+            return self.size
+        return config.size if getattr(self.look, "arch", None) == "johnson" else None
+
+    def _load(self, task: Task, config: Config) -> Tensor:
+        self.check(task, config, self.segmentation)
+        content = load_image(task.content, device=self.torch_device)
+        size = self.working_size(config)
+        if size is not None:
+            content = resize(content, fit_long_side(*content.shape[-2:], size))
+        return content
+
+    def _finish(self, image: Tensor, content: Tensor, config: Config) -> Tensor:
+        image = image.clamp(0, 1)
+        if config.post:
+            image = local_affine_post(image, content, radius=config.post_radius,
+                                      eps=config.post_eps,
+                                      smooth_radius=config.post_smooth_radius,
+                                      sigma_range=config.post_sigma)
+        return image
+
+    def __call__(self, task: Task, *, config: Config | None = None,
+                 callback: Callable[[Any], None] | None = None) -> Output:
+        [result] = self.run_many([task], configs=[config])
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def run_many(self, tasks: Sequence[Task], *, configs: Sequence[Config | None] | None = None,
+                 callback: Callable[[Any], None] | None = None) -> list[Output | Exception]:
+        """Read every task's photo, stack photos of one size ``batch_size`` at a time, one
+        forward pass per stack. A photo that cannot be read fails alone; a stack whose forward
+        pass fails (out of memory) is retried one photo at a time, so only what fails alone
+        is reported as failed."""
+        configs = list(configs) if configs is not None else [None] * len(tasks)
+        results: list[Output | Exception | None] = [None] * len(tasks)
+        contents: dict[int, Tensor] = {}
+        for i, (task, config) in enumerate(zip(tasks, configs, strict=True)):
+            try:
+                contents[i] = self._load(task, config or self.config)
+            except Exception as exc:  # this photo only
+                results[i] = exc
+        by_size: dict[tuple[int, ...], list[int]] = {}
+        for i, content in contents.items():
+            by_size.setdefault(tuple(content.shape), []).append(i)
+        for members in by_size.values():
+            for first in range(0, len(members), self.batch_size):
+                chunk = members[first: first + self.batch_size]
+                for i, output in self._forward(chunk, contents, tasks, configs):
+                    results[i] = output
+        return results
+
+    def _forward(self, chunk: list[int], contents: dict[int, Tensor], tasks: Sequence[Task],
+                 configs: Sequence[Config | None]) -> list[tuple[int, Output | Exception]]:
+        start = time.perf_counter()
+        try:
+            with torch.inference_mode():
+                images = self.look(torch.cat([contents[i] for i in chunk]))
+                if tuple(images.shape) != (len(chunk), *contents[chunk[0]].shape[1:]):
+                    raise InputError(f"the look returned {tuple(images.shape)} for a batch "
+                                     f"of {len(chunk)} photos "
+                                     f"{tuple(contents[chunk[0]].shape[1:])}")
+                finished = [self._finish(images[j: j + 1], contents[i],
+                                         configs[i] or self.config)
+                            for j, i in enumerate(chunk)]
+        except Exception as exc:
+            if len(chunk) == 1:
+                return [(chunk[0], exc)]
+            return [pair for i in chunk for pair in self._forward([i], contents, tasks,
+                                                                   configs)]
+        each = (time.perf_counter() - start) / len(chunk)
+        return [(i, Output(image, contents[i], None, None, None, each))
+                for i, image in zip(chunk, finished, strict=True)]

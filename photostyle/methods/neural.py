@@ -1,0 +1,129 @@
+"""The neural runner: Luan et al.'s photorealistic optimization and Gatys et al.'s artistic
+mode (:func:`photostyle.neural.transfer.transfer`), with the VGG-19 network built once and
+reused by every task."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from ..config import Config
+from ..errors import InputError
+from ..io.tensors import load_image
+from ..neural.schedule import plan_levels
+from ..neural.transfer import transfer
+from ..neural.vgg import VGG19Features, build_network, deepest
+from .base import Output, Prepared, Runner, Segmentation, Task, task_masks
+
+__all__ = ["NeuralRunner", "network", "resolve_device"]
+
+
+def resolve_device(choice: str | torch.device) -> torch.device:
+    """The device of ``--device``/``--devices``: ``"auto"`` (CUDA when available), ``"cpu"``,
+    ``"cuda"`` or ``"cuda:N"``.
+
+    Raises
+    ------
+    InputError
+        An unknown name, or a CUDA device that is not there.
+    """
+    if str(choice) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(choice)
+    except (RuntimeError, ValueError):
+        raise InputError(f"device {choice!r}: use auto, cpu, cuda or cuda:N") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise InputError(f"device {choice}: no CUDA device is available; use cpu")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise InputError(f"device {choice}: there are {torch.cuda.device_count()} CUDA "
+                             "devices (cuda:0 …); choose one of them")
+    return device
+
+
+def network(config: Config) -> VGG19Features:
+    """The VGG-19 feature network of ``config`` (weights, pooling, deepest layer used).
+
+    Raises
+    ------
+    WeightsError
+        The weights cannot be found or loaded.
+    """
+    return build_network(config)
+
+
+def _network_key(config: Config) -> tuple[Any, ...]:
+    seed = config.seed if config.vgg_weights == "random" else None
+    return (config.vgg_weights, config.network_format, config.loss_form, config.pooling,
+            deepest(config.feature_layers), seed)
+
+
+class NeuralRunner(Runner):
+    """The optimization (:func:`photostyle.neural.transfer.transfer`) with its network built
+    when the runner is (missing weights fail here, once) and kept for every task; tasks whose
+    settings need another network (pooling, deepest layer, the seed of random weights) get
+    theirs built once too.
+
+    ``callback`` receives a :class:`~photostyle.methods.base.Prepared` and then the transfer's
+    :class:`~photostyle.neural.transfer.StepInfo` events. Ctrl-C raises
+    :class:`~photostyle.neural.transfer.TransferInterrupted` with the best image so far.
+    """
+
+    name = "neural"
+
+    def __init__(self, config: Config, *, segmentation: Segmentation | None = None,
+                 device: str = "auto") -> None:
+        super().__init__(config, segmentation=segmentation, device=device)
+        self.torch_device = resolve_device(device)
+        self.networks: dict[tuple[Any, ...], VGG19Features] = {}
+        self.network(config)
+
+    def network(self, config: Config) -> VGG19Features:
+        """The network of ``config``, built on first use."""
+        key = _network_key(config)
+        if key not in self.networks:
+            self.networks[key] = network(config)
+        return self.networks[key]
+
+    @classmethod
+    def check(cls, task: Task, config: Config, segmentation: Segmentation) -> None:
+        super().check(task, config, segmentation)
+        if len(task.styles) > 1 and segmentation.method != "none" \
+                and task.content_mask is None:
+            raise InputError(f"--seg {segmentation.method} takes one style photo; draw "
+                             "masks for each (a content mask and one style mask per style) or "
+                             "give one style")
+
+    def __call__(self, task: Task, *, config: Config | None = None,
+                 callback: Callable[[Any], None] | None = None) -> Output:
+        config = config or self.config
+        self.check(task, config, self.segmentation)
+        device = self.torch_device
+        content = load_image(task.content, device=device)
+        # Kept on the host (device memory is the optimization's), copied over per task.
+        styles = [self.cached(path, load_image).to(device) for path in task.styles]
+        model = self.network(config)
+        features = None
+        if config.vgg_weights != "random":  # trained features help the clustering
+            model.to(device=content.device, dtype=content.dtype)
+
+            def features(image: Any) -> Any:
+                return model(image, ["relu4_1"])["relu4_1"]
+
+        masks, labels = task_masks(task, self.segmentation, content, styles, features=features,
+                                   seed=config.seed, cache=self.cache)
+        several = len(styles) > 1
+        if callback is not None:
+            levels = plan_levels(config, content.shape[-2:], [s.shape[-2:] for s in styles])
+            callback(Prepared(task, config, content, styles[0], masks, labels, levels))
+        start = time.perf_counter()
+        result = transfer(content, styles if several else styles[0],
+                          None if masks is None else masks.content_labels,
+                          None if labels is None else (labels if several else labels[0]),
+                          config=config, callback=callback, model=model)
+        return Output(result.image, content, styles[0], masks, labels,
+                      time.perf_counter() - start, details=result, network=model)
