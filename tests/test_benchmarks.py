@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -42,3 +44,19 @@ def test_batch_benchmark_runs(tmp_path, monkeypatch):
                         "--dpst", str(tmp_path / "none"), "--json", str(out)]) == 0
     row = json.loads(out.read_text())["rows"][0]
     assert row["workers"] == 1 and row["items_per_min"] > 0 and row["rerun_s"] > 0
+
+
+def test_gpu_check_runs_its_tables_on_the_cpu(tmp_path):
+    """The GPU check's plumbing (device info, the CUDA tests run on the CPU against
+    themselves, one per-step child, the tables and JSON), with a tiny budget (benchmarks/
+    gpu_check.py, issue #18; the real run needs a GPU)."""
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_check.py"
+    done = subprocess.run([sys.executable, str(script), "--device", "cpu", "--quick",
+                           "--no-tests", "--only", "steps", "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads((tmp_path / "gpu_check.json").read_text())
+    assert result["machine"]["device"] == "cpu"
+    steps = result["measurements"]["steps"][0]
+    assert steps["size"] == 128 and steps["full_step_s"] > 0
+    assert "| long side | bare VGG f+b (s) |" in (tmp_path / "gpu_check.md").read_text()

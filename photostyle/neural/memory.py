@@ -49,8 +49,8 @@ from .histogram import DEFAULT_BINS
 from .schedule import plan_levels
 from .vgg import CONV_CHANNELS, deepest, layers_until
 
-__all__ = ["available_memory", "estimate_peak_memory", "largest_fitting_size", "matting_operator",
-           "memory_phases"]
+__all__ = ["OVERHEAD", "available_memory", "estimate_peak_memory", "largest_fitting_size",
+           "matting_operator", "memory_phases"]
 
 #: Bytes of an int64 index (max-pooling argmax, support indices, CSR columns).
 _INDEX_BYTES = 8
@@ -73,7 +73,7 @@ _BACKWARD_TRANSIENTS = 4
 #: the CPU, glibc keeps freed activations' pages while the L-BFGS history grows between them).
 #: CPU: fitted on RSS rises at 86x128 ... 342x512 (ratios 1.33-1.51, see
 #: benchmarks/RESULTS.md); CUDA: a guess for the caching allocator's block rounding.
-_OVERHEAD = {"cpu": 1.4, "cuda": 1.1}
+OVERHEAD = {"cpu": 1.4, "cuda": 1.1}
 
 
 def _vgg(height: int, width: int, last: str, pooling: str, act: int,
@@ -168,7 +168,7 @@ def memory_phases(height: int, width: int, config: Config | None = None,
     fit_post = 0
     if requested is not None and requested != (height, width):
         fit_post = _FIT_POST * requested[0] * requested[1] * elem // 4
-    overhead = _OVERHEAD.get(device.type, 1.2)
+    overhead = OVERHEAD.get(device.type, 1.2)
     steps_phase = int(overhead * (fixed + masks + saved + backward + optimizer + matting
                                   + histogram))
     build_phase = int(overhead * (fixed + masks + matting)) + build

@@ -310,6 +310,7 @@ def test_module_and_dtype_follow_input():
     assert torch.equal(x, before) and torch.equal(targets[0].quantiles, q)
 
 
+@pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA not available")
 def test_cuda_matches_cpu():
     style, x = _randn(33, 1, 8, 20, 24), _randn(34, 1, 8, 20, 24)
