@@ -16,7 +16,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
     submodules=["classic", "cli", "evaluation", "io", "neural"],
     submod_attrs={
         "config": ["ARTISTIC_QUALITY", "MODE_DEFAULTS", "PRESETS", "QUALITY", "Config"],
-        "errors": ["InputError", "PhotostyleError", "WeightsError"],
+        "errors": ["InputError", "OutputError", "PhotostyleError", "WeightsError"],
         "io.images": ["read_image", "save_image"],
         "io.tensors": ["load_image"],
         "classic.preview": ["preview"],

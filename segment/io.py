@@ -38,7 +38,7 @@ from .palette import (
 )
 
 __all__ = ["ASPECT_SLACK", "SIZE_SLACK", "color_mask_image", "load_color_mask", "read_mask_pixels",
-           "same_picture"]
+           "resize_mask", "same_picture"]
 
 #: Largest difference, in pixels per side, between a mask and its image that is resized away.
 SIZE_SLACK = 2
@@ -160,7 +160,16 @@ def load_color_mask(
         return parsed
     warnings.warn(f"mask {path} is {mask_w}x{mask_h} but its image is {width}x{height}; "
                   "resized with nearest neighbour", MaskWarning, stacklevel=2)
-    return ParsedMask.from_labels(resize_labels(parsed.labels, (height, width)), parsed.colors)
+    return resize_mask(parsed, (height, width))
+
+
+def resize_mask(parsed: ParsedMask, size: tuple[int, int]) -> ParsedMask:
+    """A parsed mask at another ``size=(h, w)``, nearest neighbour (a label left without a
+    pixel is dropped); ``parsed`` itself when the size matches. For a photo read at a reduced
+    scale (its mask is parsed at the photo's own size, then brought to the decoded one)."""
+    if parsed.labels.shape == tuple(size):
+        return parsed
+    return ParsedMask.from_labels(resize_labels(parsed.labels, size), parsed.colors)
 
 
 def color_mask_image(labels: np.ndarray,

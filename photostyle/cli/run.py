@@ -9,8 +9,10 @@ run.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,13 +28,23 @@ from ..config import (
     resolve_weights,
 )
 from ..errors import InputError, require_both
-from ..io.files import check_not_input, check_output_path
-from ..io.images import read_image, save_image, to_uint8
+from ..interrupts import deferred_signals, interrupt_status, interrupt_word
+from ..io.files import PlannedOutput, check_outputs
+from ..io.images import (
+    ImageInfo,
+    check_mask_pixels,
+    check_working_size,
+    image_info,
+    pil_pixel_check_off,
+    read_image,
+    save_image,
+    to_uint8,
+)
 from .console import run_guarded
 from .options import ConfigOptions, memory_budget, memory_fields, steps, weights_list
 
 if TYPE_CHECKING:
-    from segment import AlignedMasks
+    from segment import AlignedMasks, ParsedMask
 
     from ..neural.transfer import StepInfo, TransferResult
     from ..neural.vgg import VGG19Features
@@ -67,6 +79,10 @@ def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("style", type=Path, nargs="+",
                    help="style photo; several are blended (see --style-blend-weights)")
     p.add_argument("-o", "--output", type=Path, required=True, help="output image (.png, .jpg …)")
+
+    add_field(p, "--max-pixels", field="max_pixels", type=int, metavar="N",
+              help="refuse an input image of more than N pixels before decoding it (a larger "
+                   "photo, or a file that decodes to gigabytes)")
 
     g = p.add_argument_group("masks")
     g.add_argument("--content-mask", type=Path, help="colour-coded mask of the content photo")
@@ -229,6 +245,69 @@ def sibling(out: Path, tag: str) -> Path:
     return out.with_name(f"{out.stem}.{tag}{out.suffix}")
 
 
+def save_every_pattern(out: Path) -> re.Pattern[str]:
+    """Names of every image ``--save-every`` may write beside ``out``:
+    ``<stem>.stageS_NNNN<ext>`` and ``<stem>.L<l>_stageS_NNNN<ext>`` (see :class:`Progress`)."""
+    return re.compile(rf"{re.escape(out.stem)}\.(?:L\d+_)?stage\d+_\d+{re.escape(out.suffix)}")
+
+
+def intermediate_outputs(out: Path, save_stages: bool, save_every: int) -> list[PlannedOutput]:
+    """The intermediate images a run writing ``out`` may write (``--save-stages``,
+    ``--save-every``), for :func:`photostyle.io.files.check_outputs`."""
+    plan = []
+    if save_stages:
+        plan += [PlannedOutput(sibling(out, f"stage{s}"), "--save-stages image") for s in (1, 2)]
+    if save_every:
+        plan.append(PlannedOutput(sibling(out, "stage1_0001"), "--save-every image",
+                                  pattern=save_every_pattern(out)))
+    return plan
+
+
+def planned_outputs(args: argparse.Namespace, config: Config) -> list[PlannedOutput]:
+    """Every file ``photostyle run`` may write with these arguments: OUT, the intermediate
+    images (not for a preview, which has none), the report and the masks."""
+    plan = [PlannedOutput(args.output, "output")]
+    if config.quality != PREVIEW:
+        plan += intermediate_outputs(args.output, args.save_stages, args.save_every)
+    if args.report is not None:
+        plan.append(PlannedOutput(args.report, "--report"))
+    if args.save_masks is not None:
+        plan += [PlannedOutput(args.save_masks / name, "--save-masks", make_folder=True)
+                 for name in MASK_FILES]
+    return plan
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """The headers of a run's photos (read before any work) and the working long sides they
+    are decoded for (``None``: their own)."""
+
+    content: ImageInfo
+    styles: tuple[ImageInfo, ...]
+    content_side: int | None
+    style_side: int | None
+
+
+def _inputs(args: argparse.Namespace, config: Config) -> Inputs:
+    """Read every input's header: missing or unreadable photos, images over --max-pixels
+    (masks too) and, for the neural methods, images too thin for VGG at their working size
+    stop the run here, before any decoding."""
+    content = image_info(args.content, max_pixels=config.max_pixels)
+    styles = tuple(image_info(path, max_pixels=config.max_pixels) for path in args.style)
+    for path in (args.content_mask, *(args.style_mask or ())):
+        if path is not None:
+            check_mask_pixels(path, config.max_pixels)
+    size = config.size
+    scale = 1.0 if config.quality == PREVIEW else config.style_scale  # the preview's: --size
+    style_side = None if size is None else max(1, round(size * scale))
+    if config.quality != PREVIEW:
+        check_working_size(args.content, content.height, content.width, size)
+        option = "--size" if config.style_scale == 1 else "--size (times --style-scale)"
+        for path, info in zip(args.style, styles, strict=True):
+            check_working_size(path, info.height, info.width, style_side, option)
+    return Inputs(content, styles, size, style_side)
+
+
 class Progress:
     """tqdm bars (one per stage and level) and intermediate saves, driven by the library's
     callback (called every --progress-every steps)."""
@@ -269,8 +348,8 @@ class Progress:
             self.bar = None
 
 
-def _check_seg_options(args: argparse.Namespace, others: tuple[Path | None, ...]) -> None:
-    """Validate --seg-k and --save-masks before any work (``others``: inputs and outputs)."""
+def _check_seg_options(args: argparse.Namespace) -> None:
+    """Validate --seg-k and --save-masks before any work (their files: planned_outputs)."""
     if args.seg_k is not None:
         from segment.cluster import MAX_K
 
@@ -286,8 +365,6 @@ def _check_seg_options(args: argparse.Namespace, others: tuple[Path | None, ...]
         raise InputError(f"--save-masks {folder} is a file; give a folder")
     if not folder.exists() and not folder.parent.is_dir():
         raise InputError(f"--save-masks folder {folder.parent} does not exist; create it first")
-    for name in MASK_FILES:
-        check_not_input(folder / name, others, "--save-masks file")
 
 
 def _automatic_masks(args: argparse.Namespace, config: Config, content: Any, style: Any,
@@ -333,26 +410,55 @@ def _save_masks(folder: Path, aligned: AlignedMasks, content: np.ndarray, style:
               file=sys.stderr)
 
 
-def _masks(args: argparse.Namespace, config: Config, content: Any, styles: list[Any],
-           ) -> tuple[AlignedMasks | None, list[np.ndarray] | None, VGG19Features | None]:
-    """The masks of the run: drawn (--content-mask/--style-mask, one per style) or automatic
-    (--seg); the aligned masks, each style's label map, and a network built for --seg auto."""
-    from segment import align_masks, load_color_mask
+def _parse_masks(args: argparse.Namespace, inputs: Inputs,
+                 ) -> tuple[ParsedMask, list[ParsedMask]] | None:
+    """The drawn masks (--content-mask, one --style-mask per style) parsed at their photos'
+    displayed sizes, before the photos are decoded; ``None`` without them."""
+    from segment import load_color_mask
 
-    if args.content_mask is not None:
-        if args.seg != "none":
-            print(f"{PROG}: --content-mask/--style-mask given; --seg {args.seg} not used",
-                  file=sys.stderr)
-        c_parsed = load_color_mask(args.content_mask, _hw(content))
+    if args.content_mask is None:
+        return None
+    if args.seg != "none":
+        print(f"{PROG}: --content-mask/--style-mask given; --seg {args.seg} not used",
+              file=sys.stderr)
+    with pil_pixel_check_off():  # their pixels were checked against --max-pixels (_inputs)
+        content = load_color_mask(args.content_mask, (inputs.content.height,
+                                                      inputs.content.width))
+        styles = [load_color_mask(path, (info.height, info.width))
+                  for path, info in zip(args.style_mask, inputs.styles, strict=True)]
+    return content, styles
+
+
+def _masks(args: argparse.Namespace, config: Config, parsed: tuple | None, content: Any,
+           styles: list[Any],
+           ) -> tuple[AlignedMasks | None, list[np.ndarray] | None, VGG19Features | None]:
+    """The masks of the run: drawn (``parsed`` by :func:`_parse_masks`, aligned at the
+    decoded photos' sizes) or automatic (--seg); the aligned masks, each style's label map,
+    and a network built for --seg auto."""
+    from segment import align_masks, resize_mask
+
+    if parsed is not None:
+        c_parsed = resize_mask(parsed[0], _hw(content))
         # Each style mask is matched to the content's colours; the content's labels do not
         # depend on the style, so all styles share the first alignment's label set.
-        alignments = [align_masks(c_parsed, load_color_mask(path, _hw(s)))
-                      for path, s in zip(args.style_mask, styles, strict=True)]
+        alignments = [align_masks(c_parsed, resize_mask(s_parsed, _hw(s)))
+                      for s_parsed, s in zip(parsed[1], styles, strict=True)]
         return alignments[0], [a.style_labels for a in alignments], None
     if args.seg != "none":
         aligned, model = _automatic_masks(args, config, content, styles[0])
         return aligned, [aligned.style_labels], model
     return None, None, None
+
+
+def _label_count(args: argparse.Namespace, parsed: tuple | None) -> int:
+    """Labels of the run for a memory estimate: the drawn masks', or the most --seg makes."""
+    if parsed is not None:
+        return max(1, len(parsed[0].colors))
+    if args.seg != "none":
+        from segment.cluster import MAX_K
+
+        return args.seg_k or MAX_K
+    return 1
 
 
 def _hw(image: Any) -> tuple[int, int]:
@@ -363,11 +469,16 @@ def _hw(image: Any) -> tuple[int, int]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run a transfer from parsed arguments; returns the exit status."""
+    """Run a transfer from parsed arguments; returns the exit status.
+
+    Before any work: the options (Config), every file the run may write against every input
+    (:func:`planned_outputs`, :func:`photostyle.io.files.check_outputs`), every input's header
+    (:func:`_inputs`) and, for a preview, its memory estimate.
+    """
     weights = resolve_weights(args.vgg_weights)
     config = _config(args, weights)
     if args.save_every < 0:
-        raise InputError("--save-every must be >= 0")
+        raise InputError(f"--save-every {args.save_every}: expected a step count >= 0 (0: off)")
     require_both(args.content_mask, args.style_mask, ("--content-mask", "--style-mask"))
     several = len(args.style) > 1
     if args.style_mask is not None and len(args.style_mask) != len(args.style):
@@ -379,22 +490,30 @@ def run(args: argparse.Namespace) -> int:
     if several and args.seg != "none" and args.content_mask is None:
         raise InputError(f"--seg {args.seg} takes one style photo; draw masks for each "
                          "(--content-mask and one --style-mask per style) or give one style")
-    inputs = (args.content, *args.style, args.content_mask, *(args.style_mask or ()))
-    out = check_output_path(args.output, inputs)
-    if args.report is not None:
-        check_output_path(args.report, (*inputs, out), what="report")
-    _check_seg_options(args, (*inputs, out, args.report))
+    _check_seg_options(args)
+    check_outputs(planned_outputs(args, config),
+                  (args.content, *args.style, args.content_mask, *(args.style_mask or ())))
+    inputs = _inputs(args, config)
     if config.quality == PREVIEW:
-        return _run_preview(args, config, out)
-    return _run_neural(args, config, out, several)
+        return _run_preview(args, config, inputs)
+    return _run_neural(args, config, inputs, several)
 
 
-def _run_preview(args: argparse.Namespace, config: Config, out: Path) -> int:
-    """``--quality preview``: numpy only, no network, no weights, no torch."""
+def _run_preview(args: argparse.Namespace, config: Config, inputs: Inputs) -> int:
+    """``--quality preview``: numpy only, no network, no weights, no torch. Refused first when
+    its memory estimate exceeds the budget (--max-memory, else the memory available)."""
+    from ..classic.memory import check_preview_memory
     from ..classic.preview import preview
 
-    content, style = read_image(args.content), read_image(args.style[0])
-    aligned, style_labels, _ = _masks(args, config, content, [style])
+    out = args.output
+    parsed = _parse_masks(args, inputs)
+    check_preview_memory(inputs.content, inputs.styles[0], config.size,
+                         _label_count(args, parsed), config.memory_limit)
+    content = read_image(args.content, long_side=inputs.content_side,
+                         max_pixels=config.max_pixels)
+    style = read_image(args.style[0], long_side=inputs.style_side,
+                       max_pixels=config.max_pixels)
+    aligned, style_labels, _ = _masks(args, config, parsed, content, [style])
     c_labels = None if aligned is None else aligned.content_labels
     s_labels = None if style_labels is None else style_labels[0]
     if aligned is not None and args.save_masks is not None:
@@ -404,22 +523,40 @@ def _run_preview(args: argparse.Namespace, config: Config, out: Path) -> int:
     spent = time.perf_counter() - start
     save_image(image, out)
     if args.report is not None:
-        _write_report(args, image, None, aligned, s_labels, None)
+        stopped = _finish_report(args, config, inputs, image, None, aligned, s_labels, None)
+        if stopped is not None:
+            return stopped
     if not args.quiet:
         print(f"{PROG}: wrote {out} (preview {spent:.2f}s)", file=sys.stderr)
     return 0
 
 
-def _run_neural(args: argparse.Namespace, config: Config, out: Path, several: bool) -> int:
+def _keep_best(image: Any, out: Path, what: str) -> None:
+    """Write the best image so far of a run that stops, with any further Ctrl-C or SIGTERM
+    ignored until it is complete (the process ends next), and say so in one line."""
+    if image is None:
+        print(f"{PROG}: {what} before the first step; {out} not written", file=sys.stderr)
+        return
+    with deferred_signals(redeliver=False):
+        save_image(image, out)
+        print(f"{PROG}: {what}; best image so far written to {out}", file=sys.stderr)
+
+
+def _run_neural(args: argparse.Namespace, config: Config, inputs: Inputs,
+                several: bool) -> int:
     """The neural methods (torch)."""
     from ..io.tensors import load_image, to_array
     from ..neural.schedule import plan_levels
-    from ..neural.transfer import TransferInterrupted, transfer
+    from ..neural.transfer import TransferDiverged, TransferInterrupted, transfer
 
+    out = args.output
     device = _device(args.device)
-    content = load_image(args.content, device=device)
-    styles = [load_image(path, device=device) for path in args.style]
-    aligned, style_labels, model = _masks(args, config, content, styles)
+    parsed = _parse_masks(args, inputs)
+    content = load_image(args.content, device=device, long_side=inputs.content_side,
+                         max_pixels=config.max_pixels)
+    styles = [load_image(path, device=device, long_side=inputs.style_side,
+                         max_pixels=config.max_pixels) for path in args.style]
+    aligned, style_labels, model = _masks(args, config, parsed, content, styles)
     c_labels = None if aligned is None else aligned.content_labels
     if aligned is not None and args.save_masks is not None:
         _save_masks(args.save_masks, aligned, to_array(content), to_array(styles[0]),
@@ -446,12 +583,15 @@ def _run_neural(args: argparse.Namespace, config: Config, out: Path, several: bo
                           config=config, callback=progress, model=model)
     except TransferInterrupted as exc:
         progress.close()
-        if exc.image is not None:
-            save_image(exc.image, out)
-            print(f"{PROG}: {exc}; best image so far written to {out}", file=sys.stderr)
-        else:
-            print(f"{PROG}: interrupted before the first step; nothing written", file=sys.stderr)
-        return 130
+        status = interrupt_status(exc)
+        _keep_best(exc.image, out, f"{interrupt_word(status)} {exc.where}")
+        return status
+    except TransferDiverged as exc:
+        progress.close()
+        save_image(exc.image, out)
+        print(f"{PROG}: error: {exc}; the best image so far was written to {out}",
+              file=sys.stderr)
+        return 2
     progress.close()
     ran = result.levels[-1] if result.levels else None
     if not args.quiet and ran is not None and (ran.height, ran.width) != \
@@ -460,14 +600,21 @@ def _run_neural(args: argparse.Namespace, config: Config, out: Path, several: bo
         print(f"{PROG}: worked at {ran.width}x{ran.height} to fit the memory budget; the "
               f"result was brought up to {w}x{h} through the local-affine post-process",
               file=sys.stderr)
-    if args.save_stages:
-        save_image(result.stage1, sibling(out, "stage1"))
-        if result.stage2 is not None:
-            save_image(result.stage2, sibling(out, "stage2"))
-    save_image(result.image, out)
+    try:
+        if args.save_stages:
+            save_image(result.stage1, sibling(out, "stage1"))
+            if result.stage2 is not None:
+                save_image(result.stage2, sibling(out, "stage2"))
+        save_image(result.image, out)
+    except KeyboardInterrupt as exc:  # the result is complete: write it before stopping
+        status = interrupt_status(exc)
+        _keep_best(result.image, out, f"{interrupt_word(status)} while saving the stages")
+        return status
     if args.report is not None:
-        _write_report(args, result.image, result, aligned,
-                      None if style_labels is None else style_labels[0], model)
+        stopped = _finish_report(args, config, inputs, result.image, result, aligned,
+                                 None if style_labels is None else style_labels[0], model)
+        if stopped is not None:
+            return stopped
     if not args.quiet:
         spent = ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items()
                           if not k.startswith("level"))
@@ -475,15 +622,33 @@ def _run_neural(args: argparse.Namespace, config: Config, out: Path, several: bo
     return 0
 
 
-def _write_report(args: argparse.Namespace, final_image: Any, result: TransferResult | None,
-                  aligned: AlignedMasks | None, s_labels: np.ndarray | None,
-                  model: VGG19Features | None) -> None:
+def _finish_report(args: argparse.Namespace, config: Config, inputs: Inputs, final_image: Any,
+                   result: TransferResult | None, aligned: AlignedMasks | None,
+                   s_labels: np.ndarray | None, model: VGG19Features | None) -> int | None:
+    """--report, once OUT is written; an interrupt here leaves OUT complete, says so and
+    returns the exit status (``None`` when the report was written)."""
+    try:
+        _write_report(args, config, inputs, final_image, result, aligned, s_labels, model)
+    except KeyboardInterrupt as exc:
+        status = interrupt_status(exc)
+        print(f"{PROG}: {interrupt_word(status)} while making the report; {args.output} is "
+              f"complete, {args.report} not written", file=sys.stderr)
+        return status
+    return None
+
+
+def _write_report(args: argparse.Namespace, config: Config, inputs: Inputs, final_image: Any,
+                  result: TransferResult | None, aligned: AlignedMasks | None,
+                  s_labels: np.ndarray | None, model: VGG19Features | None) -> None:
     """Metrics of the final image and stage 1 (as saved, 8-bit) and the contact sheet (no
     stage 1 for a preview; no VGG metric without a model)."""
     from ..evaluation.metrics import evaluate
     from ..evaluation.report import save_contact_sheet
 
-    content, style = read_image(args.content), read_image(args.style[0])
+    # Decoded as for the run, so that the masks' label maps fit them.
+    content = read_image(args.content, long_side=inputs.content_side,
+                         max_pixels=config.max_pixels)
+    style = read_image(args.style[0], long_side=inputs.style_side, max_pixels=config.max_pixels)
     c_labels = None if aligned is None else aligned.content_labels
     colors = None if aligned is None else aligned.colors
     final = to_uint8(final_image) / 255.0
@@ -504,4 +669,4 @@ def _write_report(args: argparse.Namespace, final_image: Any, result: TransferRe
 
 def main_guarded(args: argparse.Namespace) -> int:
     """Run ``photostyle run`` from parsed arguments, user errors as one line (exit 2)."""
-    return run_guarded(PROG, run, args, "interrupted; nothing written")
+    return run_guarded(PROG, run, args, f"interrupted; {args.output} not written")
