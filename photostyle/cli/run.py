@@ -31,6 +31,7 @@ from ..errors import InputError, require_both
 from ..interrupts import deferred_signals, interrupt_status, interrupt_word
 from ..io.files import PlannedOutput, check_outputs
 from ..io.images import (
+    REDUCING_GAP,
     ImageInfo,
     check_mask_pixels,
     check_working_size,
@@ -412,8 +413,10 @@ def _save_masks(folder: Path, aligned: AlignedMasks, content: np.ndarray, style:
 
 def _parse_masks(args: argparse.Namespace, inputs: Inputs,
                  ) -> tuple[ParsedMask, list[ParsedMask]] | None:
-    """The drawn masks (--content-mask, one --style-mask per style) parsed at their photos'
-    displayed sizes, before the photos are decoded; ``None`` without them."""
+    """The drawn masks (--content-mask, one --style-mask per style), checked against their
+    photos' displayed sizes and parsed before the photos are decoded (a mask much larger than
+    the working size at most at the scale its photo will be decoded at); ``None`` without
+    them."""
     from segment import load_color_mask
 
     if args.content_mask is None:
@@ -421,10 +424,15 @@ def _parse_masks(args: argparse.Namespace, inputs: Inputs,
     if args.seg != "none":
         print(f"{PROG}: --content-mask/--style-mask given; --seg {args.seg} not used",
               file=sys.stderr)
+    def side(long_side: int | None) -> int | None:  # parsed at about the decoded scale
+        return None if long_side is None else int(2 * REDUCING_GAP * long_side)
+
     with pil_pixel_check_off():  # their pixels were checked against --max-pixels (_inputs)
         content = load_color_mask(args.content_mask, (inputs.content.height,
-                                                      inputs.content.width))
-        styles = [load_color_mask(path, (info.height, info.width))
+                                                      inputs.content.width),
+                                  max_side=side(inputs.content_side))
+        styles = [load_color_mask(path, (info.height, info.width),
+                                  max_side=side(inputs.style_side))
                   for path, info in zip(args.style_mask, inputs.styles, strict=True)]
     return content, styles
 

@@ -29,7 +29,13 @@ from segment import align_masks, load_color_mask, resize_mask
 from ..config import MAX_PIXELS
 from ..errors import InputError, require_both
 from ..io.files import OUTPUT_FORMATS, atomic_write_text
-from ..io.images import check_mask_pixels, image_info, pil_pixel_check_off, read_image
+from ..io.images import (
+    REDUCING_GAP,
+    check_mask_pixels,
+    image_info,
+    pil_pixel_check_off,
+    read_image,
+)
 from .metrics import evaluate, format_metric
 from .report import make_contact_sheet
 
@@ -172,7 +178,8 @@ def load_inputs(content: Path, style: Path, output: Path, content_mask: Path | N
             check_mask_pixels(mask, max_pixels)
             info = image_info(photo, max_pixels=max_pixels)
             with pil_pixel_check_off():  # as large as its photo, which passed max_pixels
-                labels = load_color_mask(mask, (info.height, info.width))
+                labels = load_color_mask(mask, (info.height, info.width),
+                                         max_side=int(2 * REDUCING_GAP * side))
             parsed.append(resize_mask(labels, img.shape[:2]))
         aligned = align_masks(*parsed)
         c_labels, s_labels, colors = (aligned.content_labels, aligned.style_labels,

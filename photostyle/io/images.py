@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import os
+import struct
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -145,10 +146,34 @@ def _open(path: Path) -> Iterator[Image.Image]:
             yield img
 
 
-def _orientation(img: Image.Image) -> int:
-    """The EXIF orientation (1 when absent or broken)."""
+def _png_exif(path: Path) -> bytes | None:
+    """The ``eXIf`` chunk of a PNG, found by walking the chunk headers (PIL's ``getexif``
+    decodes the whole image to look for one after the pixel data)."""
+    with path.open("rb") as handle:
+        handle.seek(8)
+        while True:
+            head = handle.read(8)
+            if len(head) < 8:
+                return None
+            length, kind = struct.unpack(">I4s", head)
+            if kind == b"eXIf":
+                return handle.read(length)
+            if kind == b"IEND":
+                return None
+            handle.seek(length + 4, os.SEEK_CUR)
+
+
+def _orientation(path: Path, img: Image.Image) -> int:
+    """The EXIF orientation (1 when absent or broken), read without decoding the image."""
     try:
-        value = img.getexif().get(_ORIENTATION, 1)
+        if img.format == "PNG" and "exif" not in img.info:
+            data = _png_exif(path)
+            exif = Image.Exif()
+            if data:
+                exif.load(data)
+        else:
+            exif = img.getexif()
+        value = exif.get(_ORIENTATION, 1)
     except Exception:  # a broken EXIF block (any parsing error) only loses the orientation
         return 1
     return value if isinstance(value, int) and 1 <= value <= 8 else 1
@@ -178,7 +203,7 @@ def _stored_size(img: Image.Image) -> tuple[int, int]:
 
 
 def _info(path: Path, img: Image.Image) -> ImageInfo:
-    orientation = _orientation(img)
+    orientation = _orientation(path, img)
     width, height = _stored_size(img)
     if orientation >= 5:
         width, height = height, width

@@ -372,3 +372,25 @@ def test_address_space_limit_is_refused_with_a_size_that_fits(tmp_path):
     check_error(done.returncode, done.stderr, ("content.png", "needs about",
                                                "the memory available", "use --size"),
                 tmp_path, before)
+
+
+def test_large_photo_and_its_mask_are_read_at_the_working_scale(tmp_path, capfd, monkeypatch):
+    """A photo and mask ten times the working size: both decoded small (the mask shrunk with
+    nearest neighbour before it is parsed), the run as with small files."""
+    import segment.io
+
+    d = tiny_pair(tmp_path)
+    Image.fromarray(photo(640, 800)).save(tmp_path / "large.png")
+    write_png(tmp_path / "large_mask.png", _halves(640, 800))
+    parsed = []
+    real = segment.io.parse_color_mask
+    monkeypatch.setattr(segment.io, "parse_color_mask",
+                        lambda pixels, **kw: parsed.append(pixels.shape) or real(pixels, **kw))
+    out = tmp_path / "out.png"
+    before = snapshot(tmp_path)
+    code, _, err = run_cli([tmp_path / "large.png", d["style"], "-o", out, "--content-mask",
+                            tmp_path / "large_mask.png", "--style-mask", d["style_mask"],
+                            *PREVIEW], capfd)
+    check_success(code, err, tmp_path, before, (out,))
+    assert parsed[0][:2] == (205, 256)  # at most 4x --size 64, not 640x800
+    assert np.asarray(Image.open(out)).shape == (51, 64, 3)
