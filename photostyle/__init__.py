@@ -23,7 +23,8 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
         "evaluation.metrics": ["evaluate"],
         "neural.memory": ["estimate_peak_memory"],
         "neural.schedule": ["Level", "plan_levels"],
-        "neural.transfer": ["StepInfo", "TransferInterrupted", "TransferResult", "transfer"],
+        "neural.transfer": ["StepInfo", "TransferDiverged", "TransferInterrupted", "TransferResult",
+                            "transfer"],
         "neural.vgg": ["VGG19Features"],
     },
 )

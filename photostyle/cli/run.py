@@ -303,9 +303,8 @@ def _inputs(args: argparse.Namespace, config: Config) -> Inputs:
     style_side = None if size is None else max(1, round(size * scale))
     if config.quality != PREVIEW:
         check_working_size(args.content, content.height, content.width, size)
-        option = "--size" if config.style_scale == 1 else "--size (times --style-scale)"
         for path, info in zip(args.style, styles, strict=True):
-            check_working_size(path, info.height, info.width, style_side, option)
+            check_working_size(path, info.height, info.width, size, config.style_scale)
     return Inputs(content, styles, size, style_side)
 
 

@@ -139,7 +139,7 @@ def _open(path: Path) -> Iterator[Image.Image]:
         except UnidentifiedImageError as exc:
             raise InputError(f"{path} is not an image photostyle can read (use PNG, JPEG or "
                              "TIFF)") from exc
-        except (OSError, ValueError, SyntaxError) as exc:
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
             raise InputError(f"{path} cannot be read ({exc}); re-save it as PNG or JPEG"
                              ) from exc
         with img:
@@ -391,7 +391,7 @@ def read_image(path: str | os.PathLike, *, long_side: int | None = None,
         check_pixels(path, info.width, info.height, max_pixels)
         try:
             data, scale = _decode(path, img, info, long_side)
-        except (OSError, ValueError, SyntaxError) as exc:
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
             raise InputError(f"{path} cannot be read ({exc}); re-save it as PNG or JPEG"
                              ) from exc
     return _to_rgb(path, data, scale)
@@ -406,21 +406,26 @@ def check_min_side(path: str | os.PathLike, shape: tuple[int, ...]) -> None:
 
 
 def check_working_size(path: str | os.PathLike, height: int, width: int,
-                       long_side: int | None, option: str = "--size") -> None:
+                       long_side: int | None, scale: float = 1.0, option: str = "--size",
+                       ) -> None:
     """Raise :class:`InputError` if an image of ``height x width`` is under :data:`MIN_SIDE`
-    pixels on a side, or would be once resized to ``long_side``; the message names the file
-    and the smallest ``option`` value that works."""
+    pixels on a side, or would be once resized to ``long_side × scale``; the message names
+    the file and the smallest ``option`` value that works."""
     if min(height, width) < MIN_SIDE:
         raise InputError(f"{path} is {width}x{height} px; VGG-19 needs at least {MIN_SIDE} px "
                          "on each side; use a larger image")
-    h, w = fit_long_side(height, width, long_side)
+    if long_side is None:
+        return
+    side = max(1, round(long_side * scale))
+    h, w = fit_long_side(height, width, side)
     if min(h, w) >= MIN_SIDE:
         return
-    needed = math.ceil(MIN_SIDE * max(height, width) / min(height, width))
-    while min(fit_long_side(height, width, needed)) < MIN_SIDE:
+    needed = math.ceil(MIN_SIDE * max(height, width) / min(height, width) / scale)
+    while min(fit_long_side(height, width, max(1, round(needed * scale)))) < MIN_SIDE:
         needed += 1
-    raise InputError(f"{path} is {width}x{height} px: at {option} {long_side} it would be "
-                     f"{w}x{h}, under {MIN_SIDE} px on its short side; use {option} {needed} "
+    scaled = f" (with --style-scale {scale:g})" if scale != 1 else ""
+    raise InputError(f"{path} is {width}x{height} px: at {option} {long_side}{scaled} it would "
+                     f"be {w}x{h}, under {MIN_SIDE} px on its short side; use {option} {needed} "
                      "or more, or crop it")
 
 

@@ -13,7 +13,7 @@ from PIL import Image
 
 from ..cli_runner import run_cli
 from ..synthetic import write_png
-from .catalogue import check_error, check_success, photo, snapshot, tiny_pair
+from .catalogue import check_error, check_success, exif_orientation, photo, snapshot, tiny_pair
 
 
 def _pairs_folder(d):
@@ -116,7 +116,7 @@ def test_eval_of_a_large_turned_photo(tmp_path, capfd):
     shown = np.asarray(Image.open(d["content"]).resize((800, 640)))
     big = np.rot90(shown, 1)  # stored turned a quarter left; orientation 6 turns it back
     Image.fromarray(np.ascontiguousarray(big)).save(tmp_path / "big.jpg", quality=95,
-                                                    exif=_orientation_6())
+                                                    exif=exif_orientation(6))
     mask = Image.open(d["content_mask"]).resize((800, 640), Image.Resampling.NEAREST)
     mask.save(tmp_path / "big_mask.png")
     sheet = tmp_path / "sheet.png"
@@ -128,12 +128,6 @@ def test_eval_of_a_large_turned_photo(tmp_path, capfd):
     structure = float(next(line.split()[1] for line in out.splitlines()
                            if line.startswith("structure")))
     assert structure > 0.8  # the right way up: the output is the content itself
-
-
-def _orientation_6() -> Image.Exif:
-    exif = Image.Exif()
-    exif[0x0112] = 6
-    return exif
 
 
 def test_eval_ctrl_c_is_one_line(tmp_path, capfd, monkeypatch):
