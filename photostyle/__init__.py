@@ -16,14 +16,15 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
     submodules=["classic", "cli", "evaluation", "io", "neural"],
     submod_attrs={
         "config": ["ARTISTIC_QUALITY", "MODE_DEFAULTS", "PRESETS", "QUALITY", "RECIPES", "Config"],
-        "errors": ["InputError", "PhotostyleError", "WeightsError"],
+        "errors": ["InputError", "OutputError", "PhotostyleError", "WeightsError"],
         "io.images": ["read_image", "save_image"],
         "io.tensors": ["load_image"],
         "classic.preview": ["preview"],
         "evaluation.metrics": ["evaluate"],
         "neural.memory": ["estimate_peak_memory"],
         "neural.schedule": ["Level", "plan_levels"],
-        "neural.transfer": ["StepInfo", "TransferInterrupted", "TransferResult", "transfer"],
+        "neural.transfer": ["StepInfo", "TransferDiverged", "TransferInterrupted", "TransferResult",
+                            "transfer"],
         "neural.vgg": ["VGG19Features"],
     },
 )

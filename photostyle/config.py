@@ -22,6 +22,8 @@ This module imports no torch: the command line reads its defaults and choices at
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 import os
 from dataclasses import dataclass
 from typing import Literal
@@ -122,6 +124,18 @@ RECIPES: dict[str, dict[str, object]] = {
               "size": 700, "post": True, "post_radius": 1, "post_smooth_radius": 15,
               "post_sigma": 0.01, "post_eps": 1e-3 / 9},
 }
+
+#: Largest image, in pixels, photostyle reads unless told otherwise (``Config.max_pixels``,
+#: ``--max-pixels``): 160 megapixels covers every camera sensor of 2026 (the largest, 151 MP,
+#: is 14204 x 10652) and stops a "decompression bomb" (a small file that decodes to gigabytes)
+#: before it is decoded. PIL's own limit (89 MP warning, 179 MP error) is replaced by it.
+MAX_PIXELS = 160_000_000
+
+#: Bounds of the numeric settings (Config checks every one; see ``Config.__post_init__``).
+MAX_SIDE = 65535
+MAX_STEPS = 1_000_000
+MAX_WEIGHT = 1e12
+MAX_SEED = 2**63 - 1
 
 #: VGG-19 layers used by the paper (Gatys et al.; Luan et al. keep the same choice).
 CONTENT_LAYERS: tuple[str, ...] = ("relu4_2",)
@@ -277,6 +291,14 @@ class Config:
         Resolution, in (0, 1], at which the preview's local-affine post-process fits and
         smooths its coefficients (upsampled to full size: He & Sun's fast guided filter);
         1 is the exact post-process of the full transfer.
+    max_pixels : int or None
+        Largest input image, in pixels (:data:`MAX_PIXELS`): a larger file is refused before it
+        is decoded (:func:`photostyle.io.images.read_image`); ``None``: no limit.
+
+    Every number is checked when the Config is made (finite, an integer where a count is
+    meant, within its bounds: sizes up to :data:`MAX_SIDE`, steps up to :data:`MAX_STEPS`,
+    loss weights in [0, :data:`MAX_WEIGHT`], seeds in [0, :data:`MAX_SEED`]); a bad value
+    raises :class:`InputError` naming the field.
     """
 
     mode: Literal["photo", "artistic"] = "photo"
@@ -327,8 +349,10 @@ class Config:
     memory_limit: int | None = None
     fit_memory: bool = False
     matting_operator: Literal["auto", "sparse", "matrix_free"] = "auto"
+    max_pixels: int | None = MAX_PIXELS
 
     def __post_init__(self) -> None:
+        self._check_numbers()
         if self.mode not in MODE_DEFAULTS:
             raise InputError(f"mode {self.mode!r} must be 'photo' or 'artistic'")
         if self.iters is not None and len(self.iters) == 1:  # N: both stages, or artistic's one
@@ -344,17 +368,11 @@ class Config:
         if self.style_loss not in ("gram", "histogram", "both"):
             raise InputError(f"style_loss {self.style_loss!r} must be 'gram', 'histogram' or "
                              "'both'")
-        if self.histogram_weight is not None and self.histogram_weight < 0:
-            raise InputError(f"histogram_weight must be >= 0, got {self.histogram_weight}")
         if self.style_blend_weights is not None and (
                 not self.style_blend_weights or min(self.style_blend_weights) < 0
                 or not sum(self.style_blend_weights) > 0):
             raise InputError(f"style_blend_weights {self.style_blend_weights!r} must be >= 0 "
                              "with a positive sum, one per style image")
-        if not 0 < self.style_scale <= 16:
-            raise InputError(f"style_scale must be in (0, 16], got {self.style_scale}")
-        if self.size is not None and self.size < 64:
-            raise InputError(f"size {self.size} is too small: use a long side of at least 64 px")
         if self.quality not in (*QUALITY, PREVIEW):
             raise InputError(f"quality {self.quality!r} must be one of "
                              f"{', '.join((*QUALITY, PREVIEW))}")
@@ -372,12 +390,6 @@ class Config:
                                         for level in self.schedule):
                 raise InputError(f"schedule {self.schedule!r} must be one or more (stage-1, "
                                  "stage-2) step pairs >= 0, coarsest level first")
-        if self.min_level_side < 32:
-            raise InputError(f"min_level_side must be >= 32 px, got {self.min_level_side}")
-        if self.progress_every is not None and self.progress_every < 1:
-            raise InputError(f"progress_every must be >= 1, got {self.progress_every}")
-        if self.memory_limit is not None and self.memory_limit <= 0:
-            raise InputError(f"memory_limit must be > 0 bytes, got {self.memory_limit}")
         if self.matting_operator not in ("auto", "sparse", "matrix_free"):
             raise InputError(f"matting_operator {self.matting_operator!r} must be 'auto', "
                              "'sparse' or 'matrix_free'")
@@ -412,19 +424,41 @@ class Config:
                              "'histogram'")
         if self.transfer_space not in ("lab", "rgb"):
             raise InputError(f"transfer_space {self.transfer_space!r} must be 'lab' or 'rgb'")
-        if self.transfer_blend < 0:
-            raise InputError(f"transfer_blend must be >= 0 px, got {self.transfer_blend}")
-        if not 0 < self.preview_post_scale <= 1:
-            raise InputError(f"preview_post_scale must be in (0, 1], got "
-                             f"{self.preview_post_scale}")
         if self.pooling not in ("max", "avg"):
             raise InputError(f"pooling {self.pooling!r} must be 'max' or 'avg'")
         if self.preset is not None and self.preset not in PRESETS:
             raise InputError(f"preset {self.preset!r} must be one of {sorted(PRESETS)}")
-        for name in ("content_weight", "style_weight", "tv_weight", "matting_weight"):
-            value = getattr(self, name)
-            if value is not None and value < 0:
-                raise InputError(f"{name} must be >= 0, got {value}")
+
+    def _check_numbers(self) -> None:
+        """Every numeric field: finite, integral where a count is meant, within bounds."""
+        for name, low, high in (("min_level_side", 32, MAX_SIDE), ("history_size", 1, 10_000),
+                                ("seed", 0, MAX_SEED), ("matting_radius", 1, 32),
+                                ("post_radius", 1, 32), ("post_smooth_radius", 0, 1000),
+                                ("transfer_blend", 0, MAX_SIDE)):
+            _integer(name, getattr(self, name), low, high)
+        for name, low, high in (("size", 64, MAX_SIDE), ("progress_every", 1, MAX_STEPS),
+                                ("memory_limit", 1, 2**62), ("max_pixels", 1, 2**40)):
+            if getattr(self, name) is not None:
+                _integer(name, getattr(self, name), low, high)
+        for name in ("content_weight", "style_weight", "tv_weight", "matting_weight",
+                     "histogram_weight"):
+            if getattr(self, name) is not None:
+                _real(name, getattr(self, name), 0.0, MAX_WEIGHT)
+        for name, high in (("style_scale", 16.0), ("lr", 1000.0), ("matting_eps", 1.0),
+                           ("post_eps", 1.0), ("post_sigma", 10.0),
+                           ("preview_post_scale", 1.0)):
+            _real(name, getattr(self, name), 0.0, high, open_low=True)
+        for name in ("iters", "style_blend_weights"):
+            values = getattr(self, name)
+            if values is not None and (not isinstance(values, (tuple, list)) or not values):
+                raise InputError(f"{name} must be a list of numbers, got {values!r}")
+        for n in self.iters or ():
+            _integer("iters", n, 0, MAX_STEPS)
+        for level in self.schedule or ():
+            for n in level if isinstance(level, (tuple, list)) else (level,):
+                _integer("schedule", n, 0, MAX_STEPS)
+        for w in self.style_blend_weights or ():
+            _real("style_blend_weights", w, 0.0, MAX_WEIGHT)
 
     @property
     def start(self) -> str:
@@ -518,6 +552,25 @@ class Config:
     def replace(self, **changes: object) -> Config:
         """A copy with some fields changed."""
         return dataclasses.replace(self, **changes)
+
+
+def _integer(name: str, value: object, low: int, high: int) -> None:
+    """Raise :class:`InputError` unless ``value`` is an integer in ``[low, high]``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) \
+            or not low <= value <= high:
+        raise InputError(f"{name} {value!r}: expected a whole number from {low} to {high}")
+
+
+def _real(name: str, value: object, low: float, high: float, open_low: bool = False) -> None:
+    """Raise :class:`InputError` unless ``value`` is a finite number in ``[low, high]``
+    (``(low, high]`` with ``open_low``)."""
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) \
+        and math.isfinite(value) and (low < value if open_low else low <= value) \
+        and value <= high
+    if not ok:
+        bracket = "(" if open_low else "["
+        raise InputError(f"{name} {value!r}: expected a finite number in {bracket}{low:g}, "
+                         f"{high:g}]")
 
 
 def _spread(total: int, shares: list[int]) -> list[int]:

@@ -19,6 +19,11 @@ class WeightsError(PhotostyleError, RuntimeError):
     """Network weights could not be found or loaded."""
 
 
+class OutputError(PhotostyleError, OSError):
+    """A file could not be written (a full disk, a read-only or forbidden folder); the message
+    names the file, the reason and the fix. Any previous file of that name is left intact."""
+
+
 def require_both(first: object, second: object,
                  names: tuple[str, str] = ("a content mask", "a style mask")) -> None:
     """Raise :class:`InputError` unless ``first`` and ``second`` are both given or both None

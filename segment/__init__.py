@@ -23,7 +23,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
         "errors": ["MaskError", "MaskWarning", "SegmentationWeightsError",
                    "SegmentationWeightsUnavailable"],
         "io": ["ASPECT_SLACK", "SIZE_SLACK", "color_mask_image", "load_color_mask",
-               "read_mask_pixels", "same_picture"],
+               "read_mask_pixels", "resize_mask", "same_picture"],
         "palette": ["DEFAULT_MIN_FRACTION", "DEFAULT_OTHER_MIN_FRACTION", "DEFAULT_TOLERANCE",
                     "PALETTE", "ParsedMask", "color_name", "color_sort_key",
                     "parse_color_mask"],

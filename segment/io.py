@@ -38,7 +38,7 @@ from .palette import (
 )
 
 __all__ = ["ASPECT_SLACK", "SIZE_SLACK", "color_mask_image", "load_color_mask", "read_mask_pixels",
-           "same_picture"]
+           "resize_mask", "same_picture"]
 
 #: Largest difference, in pixels per side, between a mask and its image that is resized away.
 SIZE_SLACK = 2
@@ -65,20 +65,35 @@ def read_mask_pixels(path: str | os.PathLike) -> np.ndarray:
     MaskError
         Missing file, a folder, not an image, unreadable, or an unsupported pixel format.
     """
-    path = Path(path)
+    return _read_mask(Path(path), None)[0]
+
+
+def _read_mask(path: Path, max_side: int | None) -> tuple[np.ndarray, tuple[int, int]]:
+    """:func:`read_mask_pixels`, shrunk with nearest neighbour to at most ``max_side`` on the
+    long side (``None``: as is), and the mask's own ``(H, W)`` (as displayed)."""
     if not path.exists():
         raise MaskError(f"mask {path} does not exist; check the path")
     if path.is_dir():
         raise MaskError(f"mask {path} is a folder; give the mask's image file")
     try:
-        with Image.open(path) as img:
+        # From a handle: PIL memory-maps uncompressed TIFFs opened by name and then skips
+        # their orientation.
+        with path.open("rb") as handle, Image.open(handle) as img:
             img.load()
-            img = ImageOps.exif_transpose(img)
+            ImageOps.exif_transpose(img, in_place=True)
+            size = (img.height, img.width)
+            if max_side is not None and max(size) > max_side:
+                scale = max_side / max(size)
+                img = img.resize((max(1, round(img.width * scale)),
+                                  max(1, round(img.height * scale))), Image.Resampling.NEAREST)
+            return _pixels(path, img), size
     except UnidentifiedImageError as exc:
         raise MaskError(f"mask {path} is not an image; save the mask as a PNG") from exc
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
         raise MaskError(f"mask {path} cannot be read ({exc}); re-save it as a PNG") from exc
 
+
+def _pixels(path: Path, img: Image.Image) -> np.ndarray:
     mode = img.mode
     if mode in ("1", "L", "LA", "La"):
         return np.asarray(img.convert("L"), dtype=np.uint8)
@@ -113,6 +128,7 @@ def load_color_mask(
     tolerance: int = DEFAULT_TOLERANCE,
     min_fraction: float = DEFAULT_MIN_FRACTION,
     other_min_fraction: float = DEFAULT_OTHER_MIN_FRACTION,
+    max_side: int | None = None,
 ) -> ParsedMask:
     """Read and parse the colour mask of an image.
 
@@ -124,11 +140,17 @@ def load_color_mask(
         ``(H, W)`` of the image the mask belongs to.
     tolerance, min_fraction, other_min_fraction
         Passed to :func:`~segment.palette.parse_color_mask`.
+    max_side : int, optional
+        For a large image used at a smaller size: a mask larger than this on its long side is
+        shrunk (nearest neighbour) to fit before it is parsed — much less time and memory —
+        and the labels come at the image's size scaled to fit ``max_side`` (bring them to
+        any other size with :func:`resize_mask`). The size policy is still checked at full
+        size.
 
     Returns
     -------
     ParsedMask
-        ``(H,W)`` labels at the image's size.
+        ``(H,W)`` labels at the image's size (scaled to fit ``max_side`` when given).
 
     Raises
     ------
@@ -145,8 +167,7 @@ def load_color_mask(
     height, width = (int(s) for s in image_size)
     if height <= 0 or width <= 0:
         raise ValueError(f"image_size must be positive (H, W), got {image_size}")
-    pixels = read_mask_pixels(path)
-    mask_h, mask_w = pixels.shape[:2]
+    pixels, (mask_h, mask_w) = _read_mask(path, max_side)
     if (mask_h, mask_w) != (height, width) and not same_picture((mask_h, mask_w),
                                                                (height, width)):
         raise MaskError(f"mask {path} is {mask_w}x{mask_h} but its image is {width}x{height}; "
@@ -156,11 +177,22 @@ def load_color_mask(
                                   other_min_fraction=other_min_fraction)
     except MaskError as exc:
         raise MaskError(f"mask {path}: {exc}") from exc
-    if (mask_h, mask_w) == (height, width):
+    if (mask_h, mask_w) != (height, width):
+        warnings.warn(f"mask {path} is {mask_w}x{mask_h} but its image is {width}x{height}; "
+                      "resized with nearest neighbour", MaskWarning, stacklevel=2)
+    if max_side is not None and max(height, width) > max_side:
+        scale = max_side / max(height, width)
+        height, width = max(1, round(height * scale)), max(1, round(width * scale))
+    return resize_mask(parsed, (height, width))
+
+
+def resize_mask(parsed: ParsedMask, size: tuple[int, int]) -> ParsedMask:
+    """A parsed mask at another ``size=(h, w)``, nearest neighbour (a label left without a
+    pixel is dropped); ``parsed`` itself when the size matches. For a photo read at a reduced
+    scale: its mask is brought to the size the photo was decoded at."""
+    if parsed.labels.shape == tuple(size):
         return parsed
-    warnings.warn(f"mask {path} is {mask_w}x{mask_h} but its image is {width}x{height}; "
-                  "resized with nearest neighbour", MaskWarning, stacklevel=2)
-    return ParsedMask.from_labels(resize_labels(parsed.labels, (height, width)), parsed.colors)
+    return ParsedMask.from_labels(resize_labels(parsed.labels, size), parsed.colors)
 
 
 def color_mask_image(labels: np.ndarray,

@@ -18,7 +18,8 @@ PACKAGES = ("photostyle", "segment", "matting")
 #: Modules that must never import torch: the command line's start-up, the weight-free method,
 #: the metrics, file handling, mask files and clustering without deep features.
 TORCH_FREE = (
-    "photostyle", "photostyle.config", "photostyle.errors", "photostyle.io",
+    "photostyle", "photostyle.config", "photostyle.errors", "photostyle.interrupts",
+    "photostyle.io", "photostyle.classic.memory",
     "photostyle.io.files", "photostyle.io.images", "photostyle.classic",
     "photostyle.classic.color", "photostyle.classic.stats", "photostyle.classic.regional",
     "photostyle.classic.preview", "photostyle.evaluation", "photostyle.evaluation.metrics",

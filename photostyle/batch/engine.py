@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..interrupts import interrupt_status
+from ..io.files import check_writable, os_error_message
 from ..methods import RunnerSpec
 from .items import Item, check_items
 from .outputs import BatchLock, is_complete, remove_partials
@@ -127,12 +129,16 @@ class Summary:
     report : Path
         Where the report is.
     interrupted : bool
-        Ctrl-C stopped the batch; a rerun continues it.
+        Ctrl-C (or SIGTERM) stopped the batch; a rerun continues it.
+    signal_status : int
+        The exit status of the stop: 130 (Ctrl-C), 143 (SIGTERM,
+        :func:`photostyle.interrupts.interrupt_status`); 0 when not interrupted.
     """
 
     records: list[Record]
     report: Path
     interrupted: bool = False
+    signal_status: int = 0
 
     def count(self, status: str) -> int:
         """How many items have ``status``."""
@@ -162,8 +168,9 @@ def run_batch(items: Sequence[Item], spec: RunnerSpec, outdir: str | os.PathLike
     stopping the others, complete outputs skipped (:mod:`photostyle.batch.outputs`).
 
     1. Check the items (:func:`~photostyle.batch.items.check_items`: no output is an input,
-       none written twice), create the output folders, take the folder's lock and delete the
-       temporary files killed runs left.
+       none written twice), create the output folders and check that files can be written
+       there (:func:`~photostyle.io.files.check_writable`), take the folder's lock and delete
+       the temporary files killed runs left.
     2. Skip the items whose output is complete (unless ``options.overwrite``).
     3. Run the others: in this process (one worker), in worker processes, or on Ray.
     4. Report every item (:class:`~photostyle.batch.report.ReportWriter`).
@@ -190,17 +197,21 @@ def run_batch(items: Sequence[Item], spec: RunnerSpec, outdir: str | os.PathLike
     Raises
     ------
     InputError
-        Bad items or paths, another batch holding the folder; ``PhotostyleError``: a runner
-        that cannot be built (missing weights).
+        Bad items or paths, an output folder that cannot be created or written to, another
+        batch holding the folder; ``PhotostyleError``: a runner that cannot be built (missing
+        weights).
     """
     options = options or BatchOptions()
     outdir = Path(outdir).absolute()
     report = Path(report).absolute() if report is not None else outdir / REPORT_NAME
     writer = ReportWriter(report)
     check_items(items, others=(report,))
-    outdir.mkdir(parents=True, exist_ok=True)
-    for folder in sorted({item.out.parent for item in items} | {report.parent}):
-        folder.mkdir(parents=True, exist_ok=True)
+    for folder in [outdir, *sorted({item.out.parent for item in items} | {report.parent})]:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(os_error_message(folder, exc, "create")) from exc
+        check_writable(folder)
     emit = callback or (lambda event: None)
     with BatchLock(outdir):
         removed = remove_partials(item.out for item in items)
@@ -231,9 +242,10 @@ def run_batch(items: Sequence[Item], spec: RunnerSpec, outdir: str | os.PathLike
                 writer.add(record)
                 emit(ItemFinished(record))
             started = True
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             started = True
-            return Summary(sorted(records, key=lambda r: r.index), report, interrupted=True)
+            return Summary(sorted(records, key=lambda r: r.index), report, interrupted=True,
+                           signal_status=interrupt_status(exc))
         finally:
             if started:
                 writer.finish(records)

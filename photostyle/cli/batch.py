@@ -4,7 +4,8 @@ A thin layer over :mod:`photostyle.batch`: it parses the options (the method's a
 ``photostyle run``'s), turns a manifest's per-row options into settings, and owns the progress
 bars (one over the items with its ETA; with one worker, the running item's beneath it), the
 per-item lines and the summary. Exit status: 0 when every item is done or skipped, 1 when any
-failed, 2 for bad options or inputs (nothing run), 130 on Ctrl-C (a rerun continues).
+failed, 2 for bad options or inputs (nothing run), 130 on Ctrl-C, 143 on SIGTERM (a rerun
+continues).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from ..batch.items import COLUMNS, Item, folder_items, manifest_items
 from ..batch.report import FORMATS, REPORT_NAME
 from ..config import PREVIEW, Config
 from ..errors import InputError, require_both
+from ..interrupts import interrupt_word
 from ..io.files import OUTPUT_FORMATS
 from ..methods import RunnerSpec
 from ..methods.base import LOOK_BATCH_SIZE, Prepared
@@ -287,9 +289,9 @@ def run(args: argparse.Namespace) -> int:
             f"(report: {summary.report})")
     if summary.interrupted:
         left = len(items) - len(summary.records)
-        print(f"{PROG}: interrupted: {line}; {left} not run: run the same command again to "
-              "continue", file=sys.stderr)
-        return 130
+        print(f"{PROG}: {interrupt_word(summary.signal_status)}: {line}; {left} not run: run "
+              "the same command again to continue", file=sys.stderr)
+        return summary.signal_status
     print(f"{PROG}: {line}", file=sys.stderr)
     return 1 if summary.failed else 0
 

@@ -35,7 +35,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..config import STYLE_LAYERS
+from ..config import MAX_PIXELS, STYLE_LAYERS
 from ..errors import InputError
 from .console import run_guarded
 
@@ -83,18 +83,16 @@ def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="also measure the VGG style loss with these weights: 'imagenet', "
                         "'random' (untrained, for tests) or a local state dict (default: "
                         "skipped)")
+    p.add_argument("--max-pixels", type=int, default=MAX_PIXELS, metavar="N",
+                   help="refuse an image of more than N pixels before decoding it (default: "
+                        f"{MAX_PIXELS})")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
     return p
 
 
-def _check_csv_path(path: Path) -> None:
-    if path.suffix.lower() != ".csv":
-        raise InputError(f"--csv {path} must end in .csv")
-    if not path.parent.is_dir():
-        raise InputError(f"--csv folder {path.parent} does not exist; create it first")
-    if path.is_dir():
-        raise InputError(f"--csv {path} is a folder; give a file name such as "
-                         f"{path / 'metrics.csv'}")
+def _check_max_pixels(args: argparse.Namespace) -> None:
+    if args.max_pixels < 1:
+        raise InputError(f"--max-pixels {args.max_pixels}: expected a number of pixels >= 1")
 
 
 def _model(weights: str | None) -> VGG19Features | None:
@@ -117,16 +115,18 @@ def _run_single(args: argparse.Namespace) -> int:
 
     if args.csv is not None or args.outputs is not None:
         raise InputError("--csv and --outputs go with --pairs DIR")
+    _check_max_pixels(args)
+    stage1_file = stage1_path(args.stage1, args.output)
     if args.report is not None:
         check_output_path(args.report, (args.content, args.style, args.output,
-                                        args.content_mask, args.style_mask, args.stage1),
-                          what="report")
+                                        args.content_mask, args.style_mask, stage1_file),
+                          what="--report")
     loaded = load_inputs(args.content, args.style, args.output, args.content_mask,
-                         args.style_mask)
-    stage1_file = stage1_path(args.stage1, args.output)
+                         args.style_mask, max_pixels=args.max_pixels)
     stage1 = None
     if stage1_file is not None and args.report is not None:
-        stage1 = read_image(stage1_file)  # a bad --stage1 fails before anything is written
+        # a bad --stage1 fails before anything is written
+        stage1 = read_image(stage1_file, max_pixels=args.max_pixels)
     model = _model(args.vgg_weights)
     metrics = measure(loaded, args.output, model)
     sheet = None
@@ -167,6 +167,7 @@ def _run_pairs(args: argparse.Namespace) -> int:
         summarize,
         write_csv,
     )
+    from ..io.files import PlannedOutput, check_outputs
     from ..io.images import read_image, save_image
 
     if any(a is not None for a in (args.content, args.style, args.output)):
@@ -179,12 +180,21 @@ def _run_pairs(args: argparse.Namespace) -> int:
                          "--pairs reads segmentation/ itself")
     if not args.outputs.is_dir():
         raise InputError(f"--outputs {args.outputs} is not a folder; give the folder of results")
-    if args.csv is not None:
-        _check_csv_path(args.csv)
+    _check_max_pixels(args)
+    if args.csv is not None and args.csv.suffix.lower() != ".csv":
+        raise InputError(f"--csv {args.csv} must end in .csv")
     if args.report is not None and not args.report.is_dir():
         raise InputError(f"--report {args.report}: with --pairs give an existing folder (one "
                          "pairN.png per pair is written there)")
     pairs = find_pairs(args.pairs)
+    # Every file written (the table, one sheet per pair) against every input and output.
+    plan = [] if args.csv is None else [PlannedOutput(args.csv, "--csv", image=False)]
+    if args.report is not None:
+        plan += [PlannedOutput(args.report / f"pair{pair.number}.png", "--report")
+                 for pair in pairs]
+    read = [path for pair in pairs for path in (pair.content, pair.style, pair.content_mask,
+                                                 pair.style_mask)]
+    check_outputs(plan, [*read, *(p for p in args.outputs.iterdir() if p.is_file())])
     model = _model(args.vgg_weights)
     keys = [k for k in METRIC_KEYS if k != "vgg_style" or model is not None]
     rows: list[dict] = []
@@ -208,14 +218,15 @@ def _run_pairs(args: argparse.Namespace) -> int:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             loaded = load_inputs(pair.content, pair.style, output, pair.content_mask,
-                                 pair.style_mask)
+                                 pair.style_mask, max_pixels=args.max_pixels)
             metrics = measure(loaded, output, model)
         for item in caught:
             print(f"{PROG}: pair {pair.number}: warning: {item.message}", file=sys.stderr)
         rows.append({"pair": pair.number, **metrics, "output": str(output)})
         if args.report is not None:
             stage1_file = stage1_path(None, output)
-            stage1 = None if stage1_file is None else read_image(stage1_file)
+            stage1 = None if stage1_file is None else read_image(stage1_file,
+                                                                 max_pixels=args.max_pixels)
             title = (f"pair {pair.number}: {output.name}   (content {pair.content.name}, style "
                      f"{pair.style.name})")
             sheets.append((args.report / f"pair{pair.number}.png",

@@ -5,12 +5,19 @@ intermediate saves, the JSON loss log, and turning user errors into one line on 
 status 2. The weight-free ``--quality preview`` never imports torch; the neural methods import
 it when they run. With ``--vgg-weights auto`` (the default) and no weights to be had, the
 weight-free method runs instead (:func:`weights_or_fallback`), with one warning line.
+
+Before any work: the options (Config), every file the run may write against every input
+(:func:`planned_outputs`, :func:`photostyle.io.files.check_outputs`) and every input's header
+(the runner's ``inspect``). A run that stops keeps what it can: Ctrl-C or SIGTERM writes the
+best image so far (also between pyramid levels and during the post-process), a divergence
+writes it too and exits 2, and a stop while the report is made leaves OUT complete.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,9 +36,10 @@ from ..config import (
     Config,
     resolve_weights,
 )
-from ..errors import InputError, WeightsError, require_both
-from ..io.files import check_not_input, check_output_file, check_output_path
-from ..io.images import read_image, save_image, to_uint8
+from ..errors import InputError, OutputError, WeightsError, require_both
+from ..interrupts import deferred_signals, interrupt_status, interrupt_word
+from ..io.files import PlannedOutput, check_outputs, os_error_message
+from ..io.images import save_image, to_uint8
 from ..methods import Output, Runner, RunnerSpec, Segmentation, Task, runner_class
 from ..methods.base import SEGMENTATIONS, Prepared
 from .console import run_guarded
@@ -224,6 +232,9 @@ def add_method_options(p: argparse.ArgumentParser, options: ConfigOptions,
                         "local-affine post-process ('auto': the memory available now). Without "
                         "it a run that would not fit the available memory stops first, naming "
                         "a --size that fits")
+    add_field(g, "--max-pixels", field="max_pixels", type=int, metavar="N",
+              help="refuse an input image of more than N pixels before decoding it (a larger "
+                   "photo, or a file that decodes to gigabytes)")
     add_field(g, "--progress-every", field="progress_every", type=int, metavar="K",
               help="read the loss back from the device every K steps (progress bars, "
                    "--save-every); if not given: 1 on the CPU, 20 on a GPU", show_default=False)
@@ -324,6 +335,40 @@ def sibling(out: Path, tag: str) -> Path:
     return out.with_name(f"{out.stem}.{tag}{out.suffix}")
 
 
+def save_every_pattern(out: Path) -> re.Pattern[str]:
+    """Names of every image ``--save-every`` may write beside ``out``:
+    ``<stem>.stageS_NNNN<ext>`` and ``<stem>.L<l>_stageS_NNNN<ext>`` (see :class:`Progress`)."""
+    return re.compile(rf"{re.escape(out.stem)}\.(?:L\d+_)?stage\d+_\d+{re.escape(out.suffix)}")
+
+
+def intermediate_outputs(out: Path, save_stages: bool, save_every: int) -> list[PlannedOutput]:
+    """The intermediate images a run writing ``out`` may write (``--save-stages``,
+    ``--save-every``), for :func:`photostyle.io.files.check_outputs`."""
+    plan = []
+    if save_stages:
+        plan += [PlannedOutput(sibling(out, f"stage{s}"), "--save-stages image") for s in (1, 2)]
+    if save_every:
+        plan.append(PlannedOutput(sibling(out, "stage1_0001"), "--save-every image",
+                                  pattern=save_every_pattern(out)))
+    return plan
+
+
+def planned_outputs(args: argparse.Namespace, config: Config) -> list[PlannedOutput]:
+    """Every file ``photostyle run`` may write with these arguments: OUT, the intermediate
+    images (not for a preview, which has none), the report, the loss log and the masks."""
+    plan = [PlannedOutput(args.output, "output")]
+    if config.quality != PREVIEW:
+        plan += intermediate_outputs(args.output, args.save_stages, args.save_every)
+    if args.report is not None:
+        plan.append(PlannedOutput(args.report, "--report"))
+    if args.log_json is not None:
+        plan.append(PlannedOutput(args.log_json, "--log-json file", image=False))
+    if args.save_masks is not None:
+        plan += [PlannedOutput(args.save_masks / name, "--save-masks", make_folder=True)
+                 for name in MASK_FILES]
+    return plan
+
+
 class Progress:
     """tqdm bars (one per stage and level) and intermediate saves, driven by the library's
     callback (called every --progress-every steps)."""
@@ -372,19 +417,24 @@ class JsonLog:
     """``--log-json``: one JSON object per line and per reported step, written and flushed as
     it comes (an interrupted run keeps every line so far); the file is created at the first
     record. ``step`` counts the updates before the image the terms belong to (0: the stage's
-    start image); ``seconds`` is the time since the stage started (at this level)."""
+    start image); ``seconds`` is the time since the stage started (at this level). A line
+    log, not an atomic write; an OS error (a full disk) is an
+    :class:`~photostyle.errors.OutputError` naming the file."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.handle: Any = None
 
     def __call__(self, info: StepInfo) -> None:
-        if self.handle is None:
-            self.handle = self.path.open("w", encoding="utf-8")
         record = {"level": info.level, "stage": info.stage, "step": info.step - 1,
                   **info.losses, "total": info.total, "seconds": round(info.elapsed, 4)}
-        self.handle.write(json.dumps(record) + "\n")
-        self.handle.flush()
+        try:
+            if self.handle is None:
+                self.handle = self.path.open("w", encoding="utf-8")
+            self.handle.write(json.dumps(record) + "\n")
+            self.handle.flush()
+        except OSError as exc:
+            raise OutputError(os_error_message(self.path, exc)) from exc
 
     def close(self) -> None:
         if self.handle is not None:
@@ -392,8 +442,8 @@ class JsonLog:
             self.handle = None
 
 
-def _check_save_masks(args: argparse.Namespace, others: tuple[Path | None, ...]) -> None:
-    """Validate --save-masks before any work (``others``: inputs and outputs)."""
+def _check_save_masks(args: argparse.Namespace) -> None:
+    """Validate --save-masks before any work (its files: :func:`planned_outputs`)."""
     folder = args.save_masks
     if folder is None:
         return
@@ -404,8 +454,6 @@ def _check_save_masks(args: argparse.Namespace, others: tuple[Path | None, ...])
         raise InputError(f"--save-masks {folder} is a file; give a folder")
     if not folder.exists() and not folder.parent.is_dir():
         raise InputError(f"--save-masks folder {folder.parent} does not exist; create it first")
-    for name in MASK_FILES:
-        check_not_input(folder / name, others, "--save-masks file")
 
 
 def _save_masks(folder: Path, prepared: Prepared, quiet: bool) -> None:
@@ -429,31 +477,39 @@ def _save_masks(folder: Path, prepared: Prepared, quiet: bool) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run a transfer from parsed arguments; returns the exit status."""
+    """Run a transfer from parsed arguments; returns the exit status.
+
+    Before any work (decoding a photo, fetching weights, building a network): the options
+    (Config), every file the run may write against every input (:func:`planned_outputs`,
+    :func:`photostyle.io.files.check_outputs`) and every input's header (the runner's
+    ``inspect``: pixel limit, readability, sizes VGG-19 can take).
+    """
     config = method_config(args)
     blend = config.style_blend_weights
     if blend is not None and len(blend) != len(args.style):
         raise InputError(f"--style-blend-weights has {len(blend)} weights for "
                          f"{len(args.style)} style photos; give one per style photo")
     if args.save_every < 0:
-        raise InputError("--save-every must be >= 0")
+        raise InputError(f"--save-every {args.save_every}: expected a step count >= 0 (0: off)")
     require_both(args.content_mask, args.style_mask, ("--content-mask", "--style-mask"))
+    if args.style_mask is not None and len(args.style_mask) != len(args.style):
+        raise InputError(f"{len(args.style_mask)} --style-mask files for {len(args.style)} "
+                         "style photos; give one mask per style photo, in the same order")
     task = Task(args.content, tuple(args.style), args.content_mask,
                 None if args.style_mask is None else tuple(args.style_mask))
     spec = RunnerSpec(config, segmentation(args), device=args.device)
     runner_class(spec.method).check(task, config, spec.segmentation)
+    if args.log_json is not None and config.quality == PREVIEW:
+        raise InputError("--log-json logs the optimization's losses and --quality preview "
+                         "runs none; drop --log-json or choose draft, default or max")
+    _check_save_masks(args)
     init = config.init if config.init is not None and config.init not in INITS else None
-    inputs = (*task.inputs, init)
-    out = check_output_path(args.output, inputs)
-    if args.report is not None:
-        check_output_path(args.report, (*inputs, out), what="report")
-    if args.log_json is not None:
-        if config.quality == PREVIEW:
-            raise InputError("--log-json logs the optimization's losses and --quality preview "
-                             "runs none; drop --log-json or choose draft, default or max")
-        check_output_file(args.log_json, (*inputs, out, args.report),
-                          what="--log-json file", example="log.jsonl")
-    _check_save_masks(args, (*inputs, out, args.report, args.log_json))
+    out = args.output
+    check_outputs(planned_outputs(args, config), (*task.inputs, init))
+    # The headers, before the weights are fetched; with --vgg-weights auto the method is
+    # known only then, and its own checks (the sizes VGG-19 takes) come when it runs.
+    (Runner if config.vgg_weights == "auto" else runner_class(spec.method)).inspect(task,
+                                                                                   config)
     if args.content_mask is not None and args.seg != "none":
         print(f"{PROG}: --content-mask/--style-mask given; --seg {args.seg} not used",
               file=sys.stderr)
@@ -480,7 +536,9 @@ def run(args: argparse.Namespace) -> int:
         output = runner(task, callback=callback)
         save_image(output.image, out)
         if args.report is not None:
-            _write_report(args, output)
+            stopped = _finish_report(args, output)
+            if stopped is not None:
+                return stopped
         if not args.quiet:
             print(f"{PROG}: wrote {out} (preview {output.seconds:.2f}s)", file=sys.stderr)
         return 0
@@ -491,21 +549,36 @@ def run(args: argparse.Namespace) -> int:
             log.close()
 
 
+def _keep_best(image: Any, out: Path, what: str) -> None:
+    """Write the best image so far of a run that stops, with any further Ctrl-C or SIGTERM
+    ignored until it is complete (the process ends next), and say so in one line."""
+    if image is None:
+        print(f"{PROG}: {what} before the first step; {out} not written", file=sys.stderr)
+        return
+    with deferred_signals(redeliver=False):
+        save_image(image, out)
+        print(f"{PROG}: {what}; best image so far written to {out}", file=sys.stderr)
+
+
 def _run_neural(args: argparse.Namespace, runner: Runner, task: Task, out: Path,
                 callback: Any, progress: Progress) -> int:
-    """The neural methods (torch): Ctrl-C writes the best image so far."""
-    from ..neural.transfer import TransferInterrupted
+    """The neural methods (torch): Ctrl-C or SIGTERM (in a stage, between levels, in the
+    post-process, while the stages are saved) and a divergence write the best image so far."""
+    from ..neural.transfer import TransferDiverged, TransferInterrupted
 
     try:
         output = runner(task, callback=callback)
     except TransferInterrupted as exc:
         progress.close()
-        if exc.image is not None:
-            save_image(exc.image, out)
-            print(f"{PROG}: {exc}; best image so far written to {out}", file=sys.stderr)
-        else:
-            print(f"{PROG}: interrupted before the first step; nothing written", file=sys.stderr)
-        return 130
+        status = interrupt_status(exc)
+        _keep_best(exc.image, out, f"{interrupt_word(status)} {exc.where}")
+        return status
+    except TransferDiverged as exc:
+        progress.close()
+        save_image(exc.image, out)
+        print(f"{PROG}: error: {exc}; the best image so far was written to {out}",
+              file=sys.stderr)
+        return 2
     progress.close()
     result = output.details
     ran = result.levels[-1] if result.levels else None
@@ -515,13 +588,20 @@ def _run_neural(args: argparse.Namespace, runner: Runner, task: Task, out: Path,
         print(f"{PROG}: worked at {ran.width}x{ran.height} to fit the memory budget; the "
               f"result was brought up to {w}x{h} through the local-affine post-process",
               file=sys.stderr)
-    if args.save_stages:
-        save_image(result.stage1, sibling(out, "stage1"))
-        if result.stage2 is not None:
-            save_image(result.stage2, sibling(out, "stage2"))
-    save_image(result.image, out)
+    try:
+        if args.save_stages:
+            save_image(result.stage1, sibling(out, "stage1"))
+            if result.stage2 is not None:
+                save_image(result.stage2, sibling(out, "stage2"))
+        save_image(result.image, out)
+    except KeyboardInterrupt as exc:  # the result is complete: write it before stopping
+        status = interrupt_status(exc)
+        _keep_best(result.image, out, f"{interrupt_word(status)} while saving the stages")
+        return status
     if args.report is not None:
-        _write_report(args, output)
+        stopped = _finish_report(args, output)
+        if stopped is not None:
+            return stopped
     if not args.quiet:
         spent = ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items()
                           if not k.startswith("level"))
@@ -529,15 +609,30 @@ def _run_neural(args: argparse.Namespace, runner: Runner, task: Task, out: Path,
     return 0
 
 
+def _finish_report(args: argparse.Namespace, output: Output) -> int | None:
+    """--report, once OUT is written; an interrupt here leaves OUT complete, says so and
+    returns the exit status (``None`` when the report was written)."""
+    try:
+        _write_report(args, output)
+    except KeyboardInterrupt as exc:
+        status = interrupt_status(exc)
+        print(f"{PROG}: {interrupt_word(status)} while making the report; {args.output} is "
+              f"complete, {args.report} not written", file=sys.stderr)
+        return status
+    return None
+
+
 def _write_report(args: argparse.Namespace, output: Output) -> None:
     """Metrics of the final image and stage 1 (as saved, 8-bit) and the contact sheet (no
-    stage 1 for a preview; no VGG metric without a network)."""
+    stage 1 for a preview; no VGG metric without a network), on the photos as the run decoded
+    them (so that the masks' label maps fit them)."""
+    from ..classic.preview import as_array
     from ..evaluation.metrics import evaluate
     from ..evaluation.report import save_contact_sheet
 
     result, aligned, model = output.details, output.masks, output.network
     s_labels = None if output.style_labels is None else output.style_labels[0]
-    content, style = read_image(args.content), read_image(args.style[0])
+    content, style = as_array(output.content, "content"), as_array(output.style, "style")
     c_labels = None if aligned is None else aligned.content_labels
     colors = None if aligned is None else aligned.colors
     final = to_uint8(output.image) / 255.0
@@ -559,4 +654,4 @@ def _write_report(args: argparse.Namespace, output: Output) -> None:
 
 def main_guarded(args: argparse.Namespace) -> int:
     """Run ``photostyle run`` from parsed arguments, user errors as one line (exit 2)."""
-    return run_guarded(PROG, run, args, "interrupted; nothing written")
+    return run_guarded(PROG, run, args, f"interrupted; {args.output} not written")

@@ -24,11 +24,18 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from segment import align_masks, load_color_mask
+from segment import align_masks, load_color_mask, resize_mask
 
+from ..config import MAX_PIXELS
 from ..errors import InputError, require_both
 from ..io.files import OUTPUT_FORMATS, atomic_write_text
-from ..io.images import read_image
+from ..io.images import (
+    REDUCING_GAP,
+    check_mask_pixels,
+    image_info,
+    pil_pixel_check_off,
+    read_image,
+)
 from .metrics import evaluate, format_metric
 from .report import make_contact_sheet
 
@@ -147,23 +154,34 @@ def find_output(folder: str | os.PathLike, number: int) -> list[Path]:
 
 
 def load_inputs(content: Path, style: Path, output: Path, content_mask: Path | None,
-                style_mask: Path | None) -> Loaded:
+                style_mask: Path | None, *, max_pixels: int | None = MAX_PIXELS) -> Loaded:
     """Read the images and parse and align the masks of one evaluation.
+
+    The output is read as it is; content and style much larger than it are decoded at a
+    reduced scale (:func:`photostyle.io.images.read_image` with the output's long side), and
+    their masks brought to the sizes they were decoded at.
 
     Raises
     ------
     InputError, MaskError
-        Unreadable files, masks of the wrong size, only one mask.
+        Unreadable files, images over ``max_pixels``, masks of the wrong size, only one mask.
     """
     require_both(content_mask, style_mask, ("--content-mask", "--style-mask"))
-    c_img = read_image(content)
-    s_img = read_image(style)
-    o_img = read_image(output)
+    o_img = read_image(output, max_pixels=max_pixels)
+    side = max(o_img.shape[:2])
+    c_img = read_image(content, long_side=side, max_pixels=max_pixels)
+    s_img = read_image(style, long_side=side, max_pixels=max_pixels)
     c_labels = s_labels = colors = None
     if content_mask is not None:
-        c_parsed = load_color_mask(content_mask, c_img.shape[:2])
-        s_parsed = load_color_mask(style_mask, s_img.shape[:2])
-        aligned = align_masks(c_parsed, s_parsed)
+        parsed = []
+        for mask, photo, img in ((content_mask, content, c_img), (style_mask, style, s_img)):
+            check_mask_pixels(mask, max_pixels)
+            info = image_info(photo, max_pixels=max_pixels)
+            with pil_pixel_check_off():  # as large as its photo, which passed max_pixels
+                labels = load_color_mask(mask, (info.height, info.width),
+                                         max_side=int(2 * REDUCING_GAP * side))
+            parsed.append(resize_mask(labels, img.shape[:2]))
+        aligned = align_masks(*parsed)
         c_labels, s_labels, colors = (aligned.content_labels, aligned.style_labels,
                                       aligned.colors)
     return Loaded(c_img, s_img, o_img, c_labels, s_labels, colors)

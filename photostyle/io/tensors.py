@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..config import MAX_PIXELS
 from .images import check_min_side, read_image
 
 __all__ = ["from_array", "load_image", "resize", "to_array"]
@@ -33,15 +34,17 @@ def to_array(image: Tensor) -> np.ndarray:
 
 
 def load_image(path: str | os.PathLike, *, device: torch.device | str | None = None,
-               dtype: torch.dtype = torch.float32) -> Tensor:
-    """Read an image as a ``(1,3,H,W)`` tensor in [0, 1]; see :func:`read_image`.
+               dtype: torch.dtype = torch.float32, long_side: int | None = None,
+               max_pixels: int | None = MAX_PIXELS) -> Tensor:
+    """Read an image as a ``(1,3,H,W)`` tensor in [0, 1]; see :func:`read_image` (a large
+    image is decoded at a reduced scale for ``long_side``; over ``max_pixels`` it is refused).
 
     Raises
     ------
     InputError
         Unreadable file, or an image smaller than ``MIN_SIDE`` pixels on a side.
     """
-    arr = read_image(path)
+    arr = read_image(path, long_side=long_side, max_pixels=max_pixels)
     check_min_side(path, arr.shape)
     return from_array(arr, device=device, dtype=dtype)
 

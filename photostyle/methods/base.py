@@ -1,5 +1,6 @@
-"""What every method's runner shares: the task (files in), the output, the masks of a task and
-a small cache of decoded style images and masks.
+"""What every method's runner shares: the task (files in), its headers read before any decoding
+(:func:`inspect_task`), the output, the masks of a task (parsed before the photos are decoded:
+:func:`parse_task_masks`) and a small cache of decoded style images and masks.
 
 numpy only (no torch): the weight-free runner and the batch's main process use this module.
 """
@@ -18,12 +19,20 @@ import numpy as np
 
 from ..config import Config
 from ..errors import InputError, require_both
+from ..io.images import (
+    REDUCING_GAP,
+    ImageInfo,
+    check_mask_pixels,
+    check_working_size,
+    image_info,
+    pil_pixel_check_off,
+)
 
 if TYPE_CHECKING:
     from segment import AlignedMasks, ParsedMask
 
 __all__ = ["LOOK_BATCH_SIZE", "SEGMENTATIONS", "Output", "Prepared", "Runner", "Segmentation",
-           "Task", "image_hw", "task_masks"]
+           "Task", "TaskInfo", "image_hw", "inspect_task", "parse_task_masks", "task_masks"]
 
 #: Automatic masks (``--seg``): ``none`` or one of :data:`segment.METHODS`.
 SEGMENTATIONS = ("none", "auto", "cluster")
@@ -101,6 +110,64 @@ class Segmentation:
                 raise InputError(f"--seg-k must be in 1..{MAX_K}, got {self.k}")
 
 
+@dataclass(frozen=True)
+class TaskInfo:
+    """The headers of a task's photos (read before any decoding: :func:`inspect_task`) and the
+    long sides they are decoded for.
+
+    Attributes
+    ----------
+    content : ImageInfo
+    styles : tuple of ImageInfo
+        One per style photo.
+    content_side, style_side : int or None
+        The working long sides of the content and of the style photos, for
+        :func:`photostyle.io.images.read_image`'s ``long_side`` (``None``: their own sizes).
+    """
+
+    content: ImageInfo
+    styles: tuple[ImageInfo, ...]
+    content_side: int | None
+    style_side: int | None
+
+
+def inspect_task(task: Task, config: Config, *, style_scale: float = 1.0,
+                 network: bool = False) -> TaskInfo:
+    """Read every input's header, decoding nothing: a missing or unreadable photo, an image
+    or mask over ``config.max_pixels`` and, for a feature network (``network``), a photo too
+    thin for VGG-19 at its working size stop the task here, each in one line naming the file
+    and the fix.
+
+    Parameters
+    ----------
+    task : Task
+    config : Config
+        ``size`` (the working long side) and ``max_pixels``.
+    style_scale : float
+        The style photos' working size relative to ``config.size`` (``Config.style_scale`` for
+        the neural method).
+    network : bool
+        Also check the working sizes against VGG-19's smallest
+        (:func:`photostyle.io.images.check_working_size`).
+
+    Raises
+    ------
+    InputError
+    """
+    content = image_info(task.content, max_pixels=config.max_pixels)
+    styles = tuple(image_info(path, max_pixels=config.max_pixels) for path in task.styles)
+    for path in (task.content_mask, *(task.style_masks or ())):
+        if path is not None:
+            check_mask_pixels(path, config.max_pixels)
+    size = config.size
+    if network:
+        check_working_size(task.content, content.height, content.width, size)
+        for path, info in zip(task.styles, styles, strict=True):
+            check_working_size(path, info.height, info.width, size, style_scale)
+    style_side = None if size is None else max(1, round(size * style_scale))
+    return TaskInfo(content, styles, size, style_side)
+
+
 @dataclass
 class Output:
     """What a runner returns for one task.
@@ -112,9 +179,10 @@ class Output:
         tensor (networks), at the working size; :func:`photostyle.io.images.save_image` takes
         either.
     content : np.ndarray or Tensor
-        The content as read (full size, same kind as ``image``).
+        The content as decoded (its own size, or reduced for the working size when much
+        larger: :func:`photostyle.io.images.read_image`; same kind as ``image``).
     style : np.ndarray or Tensor or None
-        The first style photo as read (None for a trained look).
+        The first style photo as decoded (None for a trained look).
     masks : AlignedMasks or None
         The masks in use (drawn or automatic), at the images' sizes.
     style_labels : list of np.ndarray or None
@@ -207,26 +275,77 @@ def _file_key(path: Path) -> tuple[str, int, int]:
     return str(Path(path).absolute()), stat.st_size, stat.st_mtime_ns
 
 
-def task_masks(task: Task, segmentation: Segmentation, content: Any, styles: Sequence[Any], *,
+def _decoded_side(long_side: int | None) -> int | None:
+    """Longest side a mask is parsed at for a photo decoded for ``long_side``: at least the
+    photo's decoded size (:func:`photostyle.io.images.read_image` keeps at least
+    ``REDUCING_GAP × long_side``, less than twice that)."""
+    return None if long_side is None else int(2 * REDUCING_GAP * long_side)
+
+
+def parse_task_masks(task: Task, info: TaskInfo, *, cache: LRU | None = None,
+                     ) -> tuple[ParsedMask, list[ParsedMask]] | None:
+    """The drawn masks of a task (the content's and one per style), checked against their
+    photos' displayed sizes and parsed *before* the photos are decoded, a large mask shrunk
+    first (nearest neighbour) to about the scale its photo will be decoded at; ``None``
+    without drawn masks. :func:`task_masks` brings them to the decoded photos' sizes.
+
+    Parameters
+    ----------
+    task : Task
+    info : TaskInfo
+        The photos' headers (:func:`inspect_task`; the masks' pixels were checked there).
+    cache : LRU, optional
+        Where parsed style masks are kept between tasks.
+
+    Raises
+    ------
+    MaskError
+        A missing or unreadable mask, one of the wrong size, one without the DPST colours.
+    """
+    from segment import load_color_mask
+
+    if task.content_mask is None:
+        return None
+
+    def parse(path: Path, photo: ImageInfo, long_side: int | None) -> ParsedMask:
+        with pil_pixel_check_off():  # its pixels were checked against max_pixels (inspect_task)
+            return load_color_mask(path, (photo.height, photo.width),
+                                   max_side=_decoded_side(long_side))
+
+    def style_mask(path: Path, photo: ImageInfo) -> ParsedMask:
+        if cache is None:
+            return parse(path, photo, info.style_side)
+        key = ("mask", _file_key(path), (photo.height, photo.width),
+               _decoded_side(info.style_side))
+        return cache.get(key, lambda: parse(path, photo, info.style_side))
+
+    content = parse(task.content_mask, info.content, info.content_side)
+    styles = [style_mask(path, photo)
+              for path, photo in zip(task.style_masks, info.styles, strict=True)]
+    return content, styles
+
+
+def task_masks(task: Task, segmentation: Segmentation, content: Any, styles: Sequence[Any],
+               parsed: tuple[ParsedMask, Sequence[ParsedMask]] | None = None, *,
                features: Callable[[Any], Any] | None = None, seed: int = 0,
-               cache: LRU | None = None,
                ) -> tuple[AlignedMasks | None, list[np.ndarray] | None]:
-    """The masks of a task: drawn (``task.content_mask`` and one style mask per style) or
-    automatic (``segmentation``); ``(None, None)`` without either.
+    """The masks of a task: drawn (``parsed``: :func:`parse_task_masks`) or automatic
+    (``segmentation``); ``(None, None)`` without either.
 
     Parameters
     ----------
     task : Task
     segmentation : Segmentation
     content, styles : array or Tensor
-        The images as read (``(H,W,3)`` arrays or ``(1,3,H,W)`` tensors): masks are parsed at
-        their sizes; automatic masks need tensors.
+        The images as decoded (``(H,W,3)`` arrays or ``(1,3,H,W)`` tensors): drawn masks are
+        brought to their sizes (nearest neighbour); automatic masks need tensors.
+    parsed : tuple, optional
+        The drawn masks, parsed: the content's and one per style (required when the task has
+        drawn masks).
     features : callable, optional
         Deep features for ``--seg cluster``/the ``auto`` fallback (trained weights only).
     seed : int
         Seed of the clustering.
-    cache : LRU, optional
-        Where parsed style masks are kept between tasks.
 
     Returns
     -------
@@ -235,21 +354,16 @@ def task_masks(task: Task, segmentation: Segmentation, content: Any, styles: Seq
     style_labels : list of np.ndarray or None
         Every style's label map on that label set.
     """
-    from segment import align_masks, load_color_mask
+    from segment import align_masks, resize_mask
 
     if task.content_mask is not None:
-        c_parsed = load_color_mask(task.content_mask, image_hw(content))
-
-        def style_mask(path: Path, image: Any) -> ParsedMask:
-            hw = image_hw(image)
-            if cache is None:
-                return load_color_mask(path, hw)
-            return cache.get(("mask", _file_key(path), hw), lambda: load_color_mask(path, hw))
-
+        if parsed is None:
+            raise ValueError("a task with drawn masks needs them parsed (parse_task_masks)")
+        c_parsed = resize_mask(parsed[0], image_hw(content))
         # Each style mask is matched to the content's colours; the content's labels do not
         # depend on the style, so all styles share the first alignment's label set.
-        alignments = [align_masks(c_parsed, style_mask(path, s))
-                      for path, s in zip(task.style_masks, styles, strict=True)]
+        alignments = [align_masks(c_parsed, resize_mask(s_parsed, image_hw(s)))
+                      for s_parsed, s in zip(parsed[1], styles, strict=True)]
         return alignments[0], [a.style_labels for a in alignments]
     if segmentation.method != "none":
         from segment import automatic_masks
@@ -299,9 +413,22 @@ class Runner(ABC):
         if not task.styles:
             raise InputError(f"{task.content}: give a style photo")
 
-    def cached(self, path: Path, read: Callable[[Path], Any]) -> Any:
-        """``read(path)``, kept between tasks while the file is unchanged."""
-        return self.cache.get(("image", _file_key(path)), lambda: read(path))
+    @classmethod
+    def inspect(cls, task: Task, config: Config) -> TaskInfo:
+        """The task's headers, before anything is decoded (:func:`inspect_task`; here its
+        pixel limits and readability, photos decoded for ``config.size``); a method adds its
+        own checks (the neural method: sizes VGG-19 can take).
+
+        Raises
+        ------
+        InputError
+        """
+        return inspect_task(task, config)
+
+    def cached(self, path: Path, read: Callable[[Path], Any], variant: Hashable = None) -> Any:
+        """``read(path)``, kept between tasks while the file is unchanged (``variant``: what
+        else the result depends on, such as the size it is decoded for)."""
+        return self.cache.get(("image", _file_key(path), variant), lambda: read(path))
 
     @abstractmethod
     def __call__(self, task: Task, *, config: Config | None = None,

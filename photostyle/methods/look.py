@@ -106,8 +106,9 @@ class LookRunner(Runner):
 
     def _load(self, task: Task, config: Config) -> Tensor:
         self.check(task, config, self.segmentation)
-        content = load_image(task.content, device=self.torch_device)
         size = self.working_size(config)
+        content = load_image(task.content, device=self.torch_device, long_side=size,
+                             max_pixels=config.max_pixels)
         if size is not None:
             content = resize(content, fit_long_side(*content.shape[-2:], size))
         return content

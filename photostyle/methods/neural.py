@@ -10,13 +10,24 @@ from typing import Any
 
 import torch
 
-from ..config import Config
+from ..config import INITS, Config
 from ..errors import InputError
+from ..io.images import image_info
 from ..io.tensors import load_image
 from ..neural.schedule import plan_levels
 from ..neural.transfer import transfer
 from ..neural.vgg import VGG19Features, build_network, deepest
-from .base import Output, Prepared, Runner, Segmentation, Task, task_masks
+from .base import (
+    Output,
+    Prepared,
+    Runner,
+    Segmentation,
+    Task,
+    TaskInfo,
+    inspect_task,
+    parse_task_masks,
+    task_masks,
+)
 
 __all__ = ["NeuralRunner", "network", "resolve_device"]
 
@@ -69,8 +80,13 @@ class NeuralRunner(Runner):
     theirs built once too.
 
     ``callback`` receives a :class:`~photostyle.methods.base.Prepared` and then the transfer's
-    :class:`~photostyle.neural.transfer.StepInfo` events. Ctrl-C raises
-    :class:`~photostyle.neural.transfer.TransferInterrupted` with the best image so far.
+    :class:`~photostyle.neural.transfer.StepInfo` events. Ctrl-C (and SIGTERM under
+    :func:`photostyle.interrupts.signals_as_interrupts`) raises
+    :class:`~photostyle.neural.transfer.TransferInterrupted` and a loss that becomes NaN or
+    infinite :class:`~photostyle.neural.transfer.TransferDiverged`, each with the best image
+    so far. Headers and drawn masks are checked before anything is decoded (:meth:`inspect`,
+    :func:`~photostyle.methods.base.parse_task_masks`); photos much larger than the working
+    size are decoded at a reduced scale.
     """
 
     name = "neural"
@@ -98,14 +114,32 @@ class NeuralRunner(Runner):
                              "masks for each (a content mask and one style mask per style) or "
                              "give one style")
 
+    @classmethod
+    def inspect(cls, task: Task, config: Config) -> TaskInfo:
+        """The task's headers (:func:`~photostyle.methods.base.inspect_task`) with the working
+        sizes checked against VGG-19's smallest, the style photos' at ``Config.style_scale``;
+        and the header of an ``init`` image file."""
+        info = inspect_task(task, config, style_scale=config.style_scale, network=True)
+        if config.start not in INITS:
+            image_info(config.start, max_pixels=config.max_pixels)
+        return info
+
     def __call__(self, task: Task, *, config: Config | None = None,
                  callback: Callable[[Any], None] | None = None) -> Output:
         config = config or self.config
         self.check(task, config, self.segmentation)
+        info = self.inspect(task, config)
+        parsed = parse_task_masks(task, info, cache=self.cache)
         device = self.torch_device
-        content = load_image(task.content, device=device)
+        content = load_image(task.content, device=device, long_side=info.content_side,
+                             max_pixels=config.max_pixels)
+
+        def read_style(path: Any) -> Any:
+            return load_image(path, long_side=info.style_side, max_pixels=config.max_pixels)
+
         # Kept on the host (device memory is the optimization's), copied over per task.
-        styles = [self.cached(path, load_image).to(device) for path in task.styles]
+        styles = [self.cached(path, read_style, (info.style_side, config.max_pixels)).to(device)
+                  for path in task.styles]
         model = self.network(config)
         features = None
         if config.vgg_weights != "random":  # trained features help the clustering
@@ -114,8 +148,8 @@ class NeuralRunner(Runner):
             def features(image: Any) -> Any:
                 return model(image, ["relu4_1"])["relu4_1"]
 
-        masks, labels = task_masks(task, self.segmentation, content, styles, features=features,
-                                   seed=config.seed, cache=self.cache)
+        masks, labels = task_masks(task, self.segmentation, content, styles, parsed,
+                                   features=features, seed=config.seed)
         several = len(styles) > 1
         if callback is not None:
             levels = plan_levels(config, content.shape[-2:], [s.shape[-2:] for s in styles])

@@ -18,7 +18,8 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
     submod_attrs={
         "memory": ["estimate_peak_memory"],
         "schedule": ["Level", "plan_levels"],
-        "transfer": ["StepInfo", "TransferInterrupted", "TransferResult", "transfer"],
+        "transfer": ["StepInfo", "TransferDiverged", "TransferInterrupted", "TransferResult",
+                     "transfer"],
         "vgg": ["VGG19Features"],
     },
 )

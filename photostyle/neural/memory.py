@@ -35,13 +35,11 @@ caching allocator's rounding adds some slack.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import torch
 
 from matting import resolve_operator
 
+from ..classic.memory import host_available_memory
 from ..config import Config
 from ..errors import InputError
 from ..io.images import MIN_SIDE, fit_long_side
@@ -238,16 +236,7 @@ def available_memory(device: torch.device | str) -> int | None:
         return int(free + cached)
     if device.type != "cpu":
         return None
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
-    except (ValueError, OSError, AttributeError):
-        return None
+    return host_available_memory()
 
 
 def largest_fitting_size(height: int, width: int, budget: int, config: Config | None = None,

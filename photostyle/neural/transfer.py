@@ -36,7 +36,7 @@ from matting import local_affine_post
 
 from ..classic.regional import regional_color_transfer
 from ..config import INITS, Config
-from ..errors import InputError, require_both
+from ..errors import InputError, PhotostyleError, require_both
 from ..io.tensors import from_array, load_image, resize, to_array
 from .inputs import as_image, as_styles, blend_weights, label_count, prepare
 from .memory import check_memory
@@ -46,8 +46,8 @@ from .original_colors import keep_original_colors
 from .schedule import Level, plan_levels
 from .vgg import VGG19Features, build_network, from_caffe, to_caffe
 
-__all__ = ["Callback", "StepInfo", "TransferInterrupted", "TransferResult", "cuda_flags",
-           "run_stage", "transfer"]
+__all__ = ["Callback", "StepInfo", "TransferDiverged", "TransferInterrupted", "TransferResult",
+           "cuda_flags", "run_stage", "transfer"]
 
 
 @dataclass(frozen=True)
@@ -122,20 +122,54 @@ class TransferResult:
 
 
 class TransferInterrupted(KeyboardInterrupt):
-    """Raised when the run is interrupted (Ctrl-C); carries the best image so far.
+    """Raised when the run is interrupted (Ctrl-C, or SIGTERM under
+    :func:`photostyle.interrupts.signals_as_interrupts`); carries the best image so far.
 
     Attributes
     ----------
     image : Tensor or None
-        The lowest-loss image of the stage that was running (or that stage's start), clamped
-        to [0, 1] and upsampled to the working size when a coarser level was running.
+        The best image so far, clamped to [0, 1], at the working size: the lowest-loss image
+        of the stage that was running (or that stage's start); between levels, the level
+        below's result upsampled; during the post-process, the optimization's result before
+        it. ``None`` if the run stopped before it had one.
     stage, step, level : int
-        Where the run stopped.
+        Where the run stopped (stage 0 while setting up a level, 3 in the post-process).
+    where : str
+        The same in words ("in stage 1 at step 3", "during the post-process" …).
     """
 
-    def __init__(self, image: Tensor | None, stage: int, step: int, level: int = 1) -> None:
+    def __init__(self, image: Tensor | None, stage: int, step: int, level: int = 1,
+                 where: str | None = None) -> None:
+        if where is None:
+            at_level = f"level {level}, " if level > 1 else ""
+            where = f"in {at_level}stage {stage} at step {step}"
+        super().__init__(f"interrupted {where}")
+        self.image = image
+        self.stage = stage
+        self.step = step
+        self.level = level
+        self.where = where
+
+
+class TransferDiverged(PhotostyleError):
+    """The loss became NaN or infinite during a run: an error, carrying the best image so far
+    (as :class:`TransferInterrupted`) so that the work done is not lost.
+
+    Attributes
+    ----------
+    image : Tensor
+        The lowest-loss image of the stage that diverged (or its start), clamped to [0, 1],
+        at the working size.
+    stage, step, level : int
+        Where the loss was found non-finite (it is read every ``Config.progress_every`` steps).
+    """
+
+    def __init__(self, image: Tensor, stage: int, step: int, level: int, value: float) -> None:
         where = f"level {level}, " if level > 1 else ""
-        super().__init__(f"interrupted in {where}stage {stage} at step {step}")
+        remedy = ("lower --lambda" if stage == 2 else "lower --style-weight or --content-weight"
+                  ) + " or use --optimizer adam"
+        super().__init__(f"the optimization diverged: the loss became {value} in {where}stage "
+                         f"{stage} by step {step}; {remedy}")
         self.image = image
         self.stage = stage
         self.step = step
@@ -213,9 +247,7 @@ def run_stage(stage: int, level: int, levels: int, start: Tensor, steps: int,
                 continue
             value = float(loss)  # the only host-device synchronization of the loop
             if not math.isfinite(value):
-                raise FloatingPointError(
-                    f"stage {stage}: the loss became {value} by step {step}; lower the weights "
-                    "or use --optimizer adam")
+                raise TransferDiverged(best.clamp(0, 1), stage, step, level, value)
             losses = {k: float(v.detach()) for k, v in terms.items()}
             elapsed = time.perf_counter() - t0
             history.append({"level": level, "stage": stage, "step": step, "elapsed": elapsed,
@@ -311,7 +343,10 @@ def transfer(content: Tensor, style: Tensor | Sequence[Tensor],
     Raises
     ------
     TransferInterrupted
-        On KeyboardInterrupt, carrying the best image so far.
+        On KeyboardInterrupt (anywhere after the setup: in a stage, between levels, in the
+        post-process), carrying the best image so far.
+    TransferDiverged
+        The loss became NaN or infinite; carries the best image so far.
     InputError, WeightsError
         Bad inputs; weights not available; a working size whose estimated memory exceeds the
         budget (:mod:`photostyle.memory`; the message names a size that fits) unless
@@ -345,7 +380,9 @@ def transfer(content: Tensor, style: Tensor | Sequence[Tensor],
         levels = plan_levels(config.replace(size=fit_side), content.shape[-2:], style_sizes)
     init_image = None
     if config.start not in INITS:  # an image file (Config checked that it exists)
-        init_image = load_image(config.start, device=device, dtype=dtype)
+        init_image = load_image(config.start, device=device, dtype=dtype,
+                                long_side=max(levels[-1].height, levels[-1].width),
+                                max_pixels=config.max_pixels)
     if model is None:
         model = build_network(config)
     form = config.loss_for(model.input_format)
@@ -365,6 +402,7 @@ def transfer(content: Tensor, style: Tensor | Sequence[Tensor],
     ran_stage2 = False
     result: Tensor | None = None
     count = len(levels)
+    i = 1
     try:
         with cuda_flags(device.type == "cuda" and config.tf32):
             for i, level in enumerate(levels, start=1):
@@ -398,17 +436,38 @@ def transfer(content: Tensor, style: Tensor | Sequence[Tensor],
                     ran_stage2 = True
                 objective = None  # free this level's targets and Laplacian before the next
                 timings[f"level{i}"] = time.perf_counter() - t_level
-    except TransferInterrupted as exc:
+    except (TransferInterrupted, TransferDiverged) as exc:
         if exc.image is not None and tuple(exc.image.shape[-2:]) != work:
             with torch.no_grad():
                 exc.image = resize(exc.image, requested or work)
         raise
+    except KeyboardInterrupt as exc:  # setting up a level: the level below's result is kept
+        best = None
+        if result is not None:
+            with torch.no_grad():
+                best = resize(result.clamp(0, 1), requested or work)
+        raise TransferInterrupted(best, 0, 0, i, f"while setting up level {i}") from exc
     finally:
         model.ceil_mode = ceil_mode
         if channels_last:
             model.to(memory_format=torch.contiguous_format)
 
     final = result.clamp(0, 1)
+    try:
+        return _finish(final, stage1_img, ran_stage2, content, c, requested, config, history,
+                       timings, levels)
+    except KeyboardInterrupt as exc:  # the post-process: keep the optimization's result
+        with torch.no_grad():
+            best = final if requested is None else resize(final, requested)
+        raise TransferInterrupted(best, 3, 0, len(levels), "during the post-process") from exc
+
+
+def _finish(final: Tensor, stage1_img: Tensor, ran_stage2: bool, content: Tensor, c: Tensor,
+            requested: tuple[int, int] | None, config: Config,
+            history: list[dict[str, float]], timings: dict[str, float],
+            levels: tuple[Level, ...]) -> TransferResult:
+    """The post-process (and the fit to the requested size, the original colours) of the
+    optimization's result ``final`` at the working size of ``c``."""
     size = final.shape[-2:]
     with torch.no_grad():
         stage1_img = resize(stage1_img, size)

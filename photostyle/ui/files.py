@@ -21,13 +21,12 @@ from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
 from segment import MaskError, ParsedMask, load_color_mask
 
 from ..errors import InputError
 from ..io.files import OUTPUT_FORMATS
-from ..io.images import check_min_side, read_image
+from ..io.images import check_min_side, image_info, pil_pixel_check_off, read_image
 
 __all__ = ["IMAGE_SUFFIXES", "check_pixels", "display_name", "list_images", "read_mask_bytes",
            "read_mask_file", "read_photo_bytes", "read_photo_file", "resolve_inside"]
@@ -101,7 +100,9 @@ def list_images(folder: Path | None) -> list[str]:
 
 
 def check_pixels(path: Path, name: str, max_pixels: int) -> tuple[int, int]:
-    """``(height, width)`` of an image file read from its header only.
+    """``(height, width)`` (as displayed) of an image file read from its header only
+    (:func:`photostyle.io.images.image_info`: PIL's own decompression-bomb limit does not
+    apply, this one does).
 
     Raises
     ------
@@ -109,11 +110,11 @@ def check_pixels(path: Path, name: str, max_pixels: int) -> tuple[int, int]:
         Not an image, or more than ``max_pixels`` pixels.
     """
     try:
-        with Image.open(path) as img:
-            width, height = img.size
-    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError) as exc:
+        info = image_info(path, max_pixels=None)
+    except InputError as exc:
         raise InputError(f"{name} is not an image photostyle can read (use PNG, JPEG or TIFF)"
                          ) from exc
+    width, height = info.width, info.height
     if width * height > max_pixels:
         raise InputError(f"{name} is {width}x{height} px, above the editor's limit of "
                          f"{max_pixels / 1e6:g} megapixels; downscale it, or start "
@@ -153,7 +154,7 @@ def _staged(data: bytes, name: str, scratch: Path, read: Callable[[Path], T]) ->
 
 def _photo(path: Path, name: str, max_pixels: int) -> np.ndarray:
     check_pixels(path, name, max_pixels)
-    image = read_image(path)
+    image = read_image(path, max_pixels=max_pixels)
     check_min_side(name, image.shape)
     return image
 
@@ -188,7 +189,8 @@ def read_mask_bytes(data: bytes, name: str, scratch: Path, image_hw: tuple[int, 
 
     def read(path: Path) -> ParsedMask:
         check_pixels(path, name, max_pixels)
-        return load_color_mask(path, image_hw)
+        with pil_pixel_check_off():  # checked against the editor's limit
+            return load_color_mask(path, image_hw)
 
     return _staged(data, name, scratch, read)
 
@@ -199,4 +201,5 @@ def read_mask_file(path: Path, name: str, image_hw: tuple[int, int], *,
     if not path.is_file():
         raise InputError(f"{name}: no such file in the input folder")
     check_pixels(path, name, max_pixels)
-    return load_color_mask(path, image_hw)
+    with pil_pixel_check_off():  # checked against the editor's limit
+        return load_color_mask(path, image_hw)

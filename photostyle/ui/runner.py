@@ -4,7 +4,9 @@ live progress, the intermediate image, cancellation and its outputs.
 Progress comes from the library's per-step callback (:class:`photostyle.StepInfo`); a cancel
 raises ``KeyboardInterrupt`` from that callback, which the library turns into
 :class:`photostyle.TransferInterrupted` carrying the best image so far; that image is the
-result of a cancelled run (as Ctrl-C on the command line). Outputs are written atomically into
+result of a cancelled run (as Ctrl-C on the command line); a run whose loss becomes NaN or
+infinite (:class:`photostyle.TransferDiverged`) fails with its best image so far as the result.
+Outputs are written atomically into
 the session's folder: ``result.png``, ``report.png`` (contact sheet with the metrics) and
 ``report.json``. torch is imported by the worker, never at import.
 """
@@ -262,7 +264,7 @@ class FullRun:
         import torch
 
         from ..io.tensors import from_array
-        from ..neural.transfer import TransferInterrupted, transfer
+        from ..neural.transfer import TransferDiverged, TransferInterrupted, transfer
 
         self._weights_available()
         self._set(message="loading the network")
@@ -288,6 +290,9 @@ class FullRun:
                 return
             image, state, timings = exc.image, "cancelled", {}
             message = f"cancelled ({exc}); the result is the best image so far"
+        except TransferDiverged as exc:
+            image, state, timings = exc.image, "failed", {}
+            message = f"{exc}; the result is the best image so far"
         self._set(message="writing the result and the report")
         save_image(image, self.folder / "result.png")
         self._set_image(image)

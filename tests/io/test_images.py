@@ -114,3 +114,132 @@ def test_save_is_atomic_and_leaves_no_temp_files(tmp_path, monkeypatch):
         save_image(torch.ones(1, 3, 8, 8), target)
     assert target.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["o.png"]
+
+
+def _shown(arr: np.ndarray, orientation: int) -> np.ndarray:
+    """What PIL shows for ``arr`` stored with EXIF ``orientation`` (the reference)."""
+    from PIL import ImageOps
+
+    img = Image.fromarray(arr)
+    img.getexif()[0x0112] = orientation
+    exif = img.getexif()
+    img.info["exif"] = exif.tobytes()
+    return np.asarray(ImageOps.exif_transpose(img))
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_every_exif_orientation_in_every_depth(tmp_path, orientation):
+    from photostyle.io.images import orient
+
+    from ..reliability.catalogue import add_png_exif, exif_orientation, write_tiff16
+
+    arr = _rgb(30, 50)
+    assert np.array_equal(orient(arr, orientation), _shown(arr, orientation))
+    expected = orient(arr, orientation) / 255.0
+    for name in ("o.png", "o.tif", "o.webp"):
+        Image.fromarray(arr).save(tmp_path / name, exif=exif_orientation(orientation),
+                                  **({"lossless": True} if name.endswith("webp") else {}))
+        np.testing.assert_allclose(read_image(tmp_path / name), expected, atol=1e-12)
+    Image.fromarray(arr).save(tmp_path / "o.jpg", exif=exif_orientation(orientation))
+    assert read_image(tmp_path / "o.jpg").shape == expected.shape
+    deep = arr.astype(np.uint16) * 257 + 3  # low bytes that 8-bit reading would lose
+    expected16 = orient(deep, orientation) / 65535.0
+    write_tiff16(tmp_path / "c16.tif", deep, orientation)
+    np.testing.assert_allclose(read_image(tmp_path / "c16.tif"), expected16, atol=1e-12)
+    write_tiff16(tmp_path / "g16.tif", deep[..., 1], orientation)
+    np.testing.assert_allclose(read_image(tmp_path / "g16.tif")[..., 0], expected16[..., 1],
+                               atol=1e-12)
+    import cv2
+
+    cv2.imwrite(str(tmp_path / "c16.png"), deep[..., ::-1])
+    add_png_exif(tmp_path / "c16.png", orientation)
+    np.testing.assert_allclose(read_image(tmp_path / "c16.png"), expected16, atol=1e-12)
+    Image.fromarray(deep[..., 0]).save(tmp_path / "g16.png", exif=exif_orientation(orientation))
+    np.testing.assert_allclose(read_image(tmp_path / "g16.png")[..., 0], expected16[..., 0],
+                               atol=1e-12)
+
+
+def test_opencv_prints_nothing_for_a_turned_16bit_tiff(tmp_path, capfd):
+    from ..reliability.catalogue import write_tiff16
+
+    write_tiff16(tmp_path / "t.tif", _rgb().astype(np.uint16) * 257, 6)
+    assert read_image(tmp_path / "t.tif").shape == (48, 40, 3)
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""
+
+
+def test_large_images_are_decoded_at_a_reduced_scale(tmp_path):
+    """Four or more times the working size: decoded at 2-4x it (JPEG DCT scaling, then a box
+    filter), and after the final resize within a few levels of a full decode's."""
+    from photostyle.io.images import REDUCING_GAP, image_info, resize_image
+
+    yy, xx = np.mgrid[0:960, 0:1280] / 1280
+    arr = (np.dstack([yy, xx, 0.5 + 0.4 * np.sin(9 * xx)]) * 255).astype(np.uint8)
+    for name in ("big.png", "big.jpg"):
+        Image.fromarray(arr).save(tmp_path / name, quality=95)
+        small = read_image(tmp_path / name, long_side=100)
+        assert REDUCING_GAP * 100 <= max(small.shape[:2]) < 2 * REDUCING_GAP * 100, name
+        assert small.shape[1] / small.shape[0] == pytest.approx(4 / 3, rel=0.01)
+        full = read_image(tmp_path / name)
+        assert full.shape == (960, 1280, 3)
+        a, b = resize_image(small, (75, 100)), resize_image(full, (75, 100))
+        assert np.abs(a - b).max() < 4 / 255, name
+        assert image_info(tmp_path / name).pixels == 960 * 1280
+    assert read_image(tmp_path / "big.png", long_side=400).shape == (960, 1280, 3)  # < 4x
+
+
+def test_pixel_limit_is_checked_from_the_header(tmp_path, monkeypatch):
+    from photostyle.io import images
+    from photostyle.io.images import image_info
+
+    from ..reliability.catalogue import bomb_png
+
+    bomb_png(tmp_path / "bomb.png")
+    from PIL import ImageFile
+
+    with monkeypatch.context() as patch:
+        patch.setattr(ImageFile.ImageFile, "load", lambda self: pytest.fail("decoded"))
+        info = image_info(tmp_path / "bomb.png", max_pixels=None)  # the header only
+    assert (info.width, info.height) == (13400, 13400)
+    decoded = []
+    monkeypatch.setattr(images, "_decode", lambda *a: decoded.append(a))
+    with pytest.raises(InputError, match=r"bomb.png is 13400x13400 \(179.6 megapixels\), over "
+                                         r"the limit of 160 megapixels.*--max-pixels 179560000"):
+        read_image(tmp_path / "bomb.png")
+    assert not decoded
+    with pytest.raises(InputError, match="--max-pixels 1920"):
+        Image.fromarray(_rgb()).save(tmp_path / "a.png")
+        read_image(tmp_path / "a.png", max_pixels=1000)
+    assert Image.MAX_IMAGE_PIXELS is not None  # PIL's own check is back on after reading
+
+
+def test_float_images_in_zero_one_are_kept(tmp_path):
+    Image.fromarray(np.full((40, 48), 0.5, np.float32)).save(tmp_path / "f.tif")
+    assert read_image(tmp_path / "f.tif").max() == pytest.approx(0.5)
+
+
+def test_thin_image_names_the_file_and_a_size_that_works():
+    from photostyle.io.images import check_working_size
+
+    with pytest.raises(InputError, match=r"thin.png is 1000x40 px: at --size 512 it would be "
+                                         r"512x20.*use --size 800 or more"):
+        check_working_size("thin.png", 40, 1000, 512)
+    check_working_size("thin.png", 40, 1000, 800)
+    with pytest.raises(InputError, match="tiny.png is 20x20 px"):
+        check_working_size("tiny.png", 20, 20, 512)
+
+
+def test_png_exif_after_the_pixels_is_found(tmp_path):
+    from photostyle.io.images import image_info, orient
+
+    from ..reliability.catalogue import exif_orientation, png_chunk
+
+    arr = _rgb(30, 50)
+    Image.fromarray(arr).save(tmp_path / "late.png")
+    data = (tmp_path / "late.png").read_bytes()
+    exif = exif_orientation(8).tobytes()
+    exif = exif[6:] if exif.startswith(b"Exif\x00\x00") else exif
+    end = data.rindex(b"IEND") - 4  # before the IEND chunk's length field
+    (tmp_path / "late.png").write_bytes(data[:end] + png_chunk(b"eXIf", exif) + data[end:])
+    assert image_info(tmp_path / "late.png").orientation == 8
+    np.testing.assert_allclose(read_image(tmp_path / "late.png"), orient(arr, 8) / 255.0)

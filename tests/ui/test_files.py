@@ -15,12 +15,14 @@ from photostyle.io.images import read_image
 from photostyle.ui.files import (
     list_images,
     read_mask_bytes,
+    read_mask_file,
     read_photo_bytes,
     read_photo_file,
     resolve_inside,
 )
 from segment import MaskError, load_color_mask
 
+from ..reliability.catalogue import bomb_png
 from ..synthetic import color_mask, scene, write_png
 
 LIMITS = {"max_bytes": 1 << 20, "max_pixels": 100_000}
@@ -65,6 +67,16 @@ def test_too_many_pixels_are_refused_from_the_header(tmp_path):
     data = png_bytes(np.zeros((400, 300, 3), np.uint8))
     with pytest.raises(InputError, match=r"wide\.png is 300x400 px, above .* 0\.1 megapixels"):
         read_photo_bytes(data, "wide.png", tmp_path, **LIMITS)
+
+
+def test_a_decompression_bomb_is_over_the_limit_not_unreadable(tmp_path):
+    """A 13400x13400 PNG (over PIL's own bomb limit) is named as too large, from its header;
+    a mask file likewise."""
+    bomb = bomb_png(tmp_path / "bomb.png")
+    with pytest.raises(InputError, match=r"bomb\.png is 13400x13400 px, above the editor's"):
+        read_photo_file(bomb, "bomb.png", max_pixels=10**6)
+    with pytest.raises(InputError, match=r"bomb\.png is 13400x13400 px, above the editor's"):
+        read_mask_file(bomb, "bomb.png", (64, 80), max_pixels=10**6)
 
 
 @pytest.mark.parametrize("data", [b"GIF89a not really", b"%PDF-1.4 hello", b""])
