@@ -132,8 +132,7 @@ def _flags_child(size: int, flags: str, device: str) -> dict:
     30 timed ones."""
     import torch
 
-    sys.path.insert(0, str(ROOT / "benchmarks"))  # a script of this folder: bench's loader
-    from bench import load_example
+    from bench import load_example  # this script's folder is on the path (run as a script)
 
     from photostyle import Config, transfer
 
