@@ -221,10 +221,11 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     print(f"load average after: {os.getloadavg()[0]:.2f}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
+        from photostyle.io.files import atomic_write_text
+
+        atomic_write_text(args.json, json.dumps(report, indent=2) + "\n")
     return report
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(ROOT))  # run as a script from anywhere: `matting` importable
     main()

@@ -131,7 +131,6 @@ def _flags_child(size: int, flags: str, device: str) -> dict:
     ``compile``, ``autocast``, ``contiguous``): 5 warm-up steps (compilation included), then
     30 timed ones."""
     import torch
-
     from bench import load_example  # this script's folder is on the path (run as a script)
 
     from photostyle import Config, transfer
