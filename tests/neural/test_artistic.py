@@ -27,7 +27,9 @@ def test_modes_pick_their_start_post_and_schedule():
     photo, art = Config(), Config(mode="artistic")
     assert (photo.start, photo.use_post) == ("transfer", True)
     assert (art.start, art.use_post) == ("noise", False)
-    assert art.level_steps == ARTISTIC_QUALITY["default"]
+    levels = plan_levels(art, (384, 512))  # one stage, run at every level (texture is fine)
+    assert [lv.long_side for lv in levels] == [128, 256, 512]
+    assert all(lv.iters[0] > 0 and lv.iters[1] == 0 for lv in levels)
     assert all(n2 == 0 for n2 in (lv[1] for table in ARTISTIC_QUALITY.values() for lv in table))
     assert Config(mode="artistic", init="content", post=True).start == "content"
     assert Config(mode="artistic", iters=(90, 0)).level_steps[-1][1] == 0

@@ -23,16 +23,22 @@ TWO = Config(size=96, schedule=((4, 3), (0, 2)), min_level_side=32, vgg_weights=
 
 # --- schedules ------------------------------------------------------------------------------
 
-def test_quality_table_and_default_pyramid():
-    assert set(QUALITY) == {"draft", "default", "max"}
-    assert QUALITY["max"] == ((1000, 1000),)  # the paper
-    for steps in QUALITY.values():  # most steps at the coarsest level
-        assert sum(steps[0]) >= max(sum(s) for s in steps)
-    levels = plan_levels(Config(), (384, 512))
-    assert [lv.long_side for lv in levels] == [128, 256, 512]
-    assert [(lv.height, lv.width) for lv in levels] == [(96, 128), (192, 256), (384, 512)]
-    assert [lv.iters for lv in levels] == list(QUALITY["default"])
-    assert len(plan_levels(Config(quality="max"), (384, 512))) == 1
+def test_quality_schedules_plan_the_pyramid():
+    # The paper's run: one level at the working size, 1000 + 1000 steps.
+    (level,) = plan_levels(Config(quality="max"), (384, 512))
+    assert (level.height, level.width, level.iters) == (384, 512, (1000, 1000))
+    # Coarse to fine: each level twice the size of the one below, the finest at the working
+    # size; stage 1 only at the coarsest level, which also runs the most steps.
+    for quality in ("draft", "default"):
+        levels = plan_levels(Config(quality=quality), (384, 512))
+        assert [lv.long_side for lv in levels] == [128, 256, 512]
+        assert [(lv.height, lv.width) for lv in levels] == [(96, 128), (192, 256), (384, 512)]
+        assert all(lv.iters[0] == 0 and lv.iters[1] > 0 for lv in levels[1:])
+        assert sum(levels[0].iters) >= max(sum(lv.iters) for lv in levels)
+    draft, default = (sum(map(sum, (lv.iters for lv in plan_levels(Config(quality=q),
+                                                                    (384, 512)))))
+                      for q in ("draft", "default"))
+    assert draft < default
 
 
 def test_iters_are_totals_spread_like_the_schedule():
