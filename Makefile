@@ -2,6 +2,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# The package and what it runs on (make photo); the test and lint tools on top (make setup/test).
+RUNTIME := $(VENV)/.installed-runtime
 STAMP := $(VENV)/.installed
 
 # make photo [CONTENT=a.jpg STYLE=b.jpg CONTENT_MASK=… STYLE_MASK=… OUT=… ARGS="…"]
@@ -17,13 +19,17 @@ MASK_ARGS := $(if $(CONTENT_MASK),--content-mask $(CONTENT_MASK),) $(if $(STYLE_
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(RUNTIME): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/python -m pip install -e .
+	touch $(RUNTIME)
+
+$(STAMP): $(RUNTIME)
 	$(BIN)/python -m pip install -e '.[dev]'
 	touch $(STAMP)
 
-photo: $(STAMP)
+photo: $(RUNTIME)
 	mkdir -p $(dir $(OUT))
 	$(BIN)/photostyle $(CONTENT) $(STYLE) $(MASK_ARGS) -o $(OUT) --save-stages $(ARGS)
 
