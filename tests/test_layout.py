@@ -24,6 +24,7 @@ TORCH_FREE = (
     "photostyle.classic.preview", "photostyle.evaluation", "photostyle.evaluation.metrics",
     "photostyle.evaluation.report", "photostyle.evaluation.pairs", "photostyle.cli",
     "photostyle.cli.run", "photostyle.cli.eval", "photostyle.cli.options",
+    "photostyle.cli.train", "photostyle.looks", "photostyle.looks.options",
     "photostyle.cli.console", "photostyle.neural", "segment", "segment.io", "segment.palette",
     "segment.align", "segment.auto", "segment.cluster", "segment.regions", "segment.ade20k",
     "segment.errors", "matting", "matting.laplacian", "matting.spd3",

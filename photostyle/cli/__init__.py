@@ -1,6 +1,7 @@
 """The ``photostyle`` command: one module per subcommand.
 
-``photostyle run`` (:mod:`.run`, the default: ``photostyle CONTENT STYLE -o OUT`` runs it) and
+``photostyle run`` (:mod:`.run`, the default: ``photostyle CONTENT STYLE -o OUT`` runs it),
+``photostyle train`` (:mod:`.train`: a look, applied with ``run --model``) and
 ``photostyle eval`` (:mod:`.eval`). Building the parser imports no torch, so ``--help`` and the
 weight-free method start fast; each subcommand imports what it uses when it runs.
 """
@@ -13,11 +14,12 @@ from collections.abc import Sequence
 
 from . import eval as eval_command
 from . import run as run_command
+from . import train as train_command
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
 #: The subcommands, in the order ``--help`` lists them.
-COMMANDS = (run_command, eval_command)
+COMMANDS = (run_command, train_command, eval_command)
 
 #: What ``photostyle ARG …`` runs when ARG is not a subcommand (a file, or an option of it).
 DEFAULT_COMMAND = run_command.NAME

@@ -1,4 +1,5 @@
-"""Plumbing shared by the command-line entry points: warnings and errors on stderr."""
+"""Plumbing shared by the command-line entry points: warnings and errors on stderr, the
+``--device`` choice."""
 
 from __future__ import annotations
 
@@ -6,10 +7,26 @@ import argparse
 import sys
 import warnings
 from collections.abc import Callable
+from typing import Any
 
 from segment import MaskError
 
-from ..errors import PhotostyleError
+from ..errors import InputError, PhotostyleError
+
+#: Choices of ``--device``.
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def resolve_device(choice: str) -> Any:
+    """The ``torch.device`` of a ``--device`` choice (``auto``: CUDA when available); imports
+    torch."""
+    import torch
+
+    if choice == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise InputError("--device cuda: no CUDA device is available; use --device cpu")
+    return torch.device(choice)
 
 
 def run_guarded(prog: str, run: Callable[[argparse.Namespace], int], args: argparse.Namespace,

@@ -1,8 +1,10 @@
-"""Command-line options that are fields of :class:`photostyle.config.Config`.
+"""Command-line options that are fields of :class:`photostyle.config.Config` (or of another
+settings dataclass, e.g. :class:`photostyle.looks.options.TrainOptions`).
 
-Each such option stores under the field's name and has no argparse default: an option not
-given leaves the field to Config's own default (each default is written once, in Config), and
-every check of a value is Config's. The help text shows Config's default.
+Each such option stores under the field's name (with the parser's ``prefix``) and has no
+argparse default: an option not given leaves the field to the dataclass's own default (each
+default is written once, in the dataclass), and every check of a value is the dataclass's. The
+help text shows that default.
 """
 
 from __future__ import annotations
@@ -31,41 +33,61 @@ def field_default(name: str) -> Any:
 
 
 class ConfigOptions:
-    """The options of one parser that are Config fields: adds them, builds the Config of the
-    options given, and names the option (not the field) in Config's error messages.
+    """The options of one parser that are fields of a settings dataclass (``Config`` by
+    default): adds them, builds the dataclass of the options given, and names the option (not
+    the field) in the dataclass's error messages.
 
-    Stored in the parsed arguments as ``args.config_options`` (``parser.set_defaults``).
+    Parameters
+    ----------
+    cls : type
+        The frozen dataclass whose fields the options set (its ``__post_init__`` checks them).
+    prefix : str
+        Prefix of the options' ``dest`` names, so that two dataclasses with a field of the same
+        name (``size``) can share one parser.
+
+    Stored in the parsed arguments (``parser.set_defaults``), as ``args.config_options`` for
+    ``Config``.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, cls: type = Config, prefix: str = "") -> None:
+        self.cls = cls
+        self.prefix = prefix
+        self.defaults = {f.name: f.default for f in dataclasses.fields(cls)}
         self.flags: dict[str, str] = {}
 
     def add(self, group: argparse._ArgumentGroup | argparse.ArgumentParser, *flags: str,
             field: str, help: str, show_default: bool = True, **options: Any) -> None:
-        """Add an option storing into Config field ``field`` (no argparse default: an absent
-        option leaves the field to Config). ``help`` gets ``(default: …)`` from Config unless
-        ``show_default`` is False."""
-        if field not in FIELDS:
-            raise ValueError(f"{field!r} is not a Config field")
+        """Add an option storing into field ``field`` (no argparse default: an absent option
+        leaves the field to the dataclass). ``help`` gets ``(default: …)`` from the dataclass
+        unless ``show_default`` is False."""
+        if field not in self.defaults:
+            raise ValueError(f"{field!r} is not a field of {self.cls.__name__}")
         if show_default:
-            default = field_default(field)
+            default = self.defaults[field]
             help = f"{help} (default: {default})" if help else f"default: {default}"
-        group.add_argument(*flags, dest=field, default=argparse.SUPPRESS, help=help, **options)
+        group.add_argument(*flags, dest=self.prefix + field, default=argparse.SUPPRESS,
+                           help=help, **options)
         self.flags[field] = flags[0]
 
-    def config(self, args: argparse.Namespace, **extra: Any) -> Config:
-        """The Config of the options given (every Config field found in ``args``) plus
-        ``extra``.
+    def given(self, args: argparse.Namespace) -> dict[str, Any]:
+        """The fields set by this parser's options given on the command line (or set on
+        ``args`` under their ``dest``), by field name."""
+        values = vars(args)
+        return {field: values[self.prefix + field] for field in self.flags
+                if self.prefix + field in values}
+
+    def config(self, args: argparse.Namespace, **extra: Any) -> Any:
+        """The dataclass of the options given (:meth:`given`) plus ``extra``.
 
         Raises
         ------
         InputError
-            A value Config refuses, the message naming the option.
+            A value the dataclass refuses, the message naming the option.
         """
-        given = {name: value for name, value in vars(args).items() if name in FIELDS}
+        given = self.given(args)
         given.update(extra)
         try:
-            return Config(**given)
+            return self.cls(**given)
         except InputError as exc:
             message = str(exc)
             for field, flag in self.flags.items():

@@ -27,8 +27,8 @@ from ..config import (
 )
 from ..errors import InputError, require_both
 from ..io.files import check_not_input, check_output_path
-from ..io.images import read_image, save_image, to_uint8
-from .console import run_guarded
+from ..io.images import fit_long_side, read_image, save_image, to_uint8
+from .console import DEVICES, resolve_device, run_guarded
 from .options import ConfigOptions, memory_budget, memory_fields, steps, weights_list
 
 if TYPE_CHECKING:
@@ -64,9 +64,17 @@ def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
     add_field = options.add
     p.set_defaults(handler=main_guarded, config_options=options)
     p.add_argument("content", type=Path, help="content photo")
-    p.add_argument("style", type=Path, nargs="+",
-                   help="style photo; several are blended (see --style-blend-weights)")
+    p.add_argument("style", type=Path, nargs="*",
+                   help="style photo; several are blended (see --style-blend-weights); none "
+                        "with --model")
     p.add_argument("-o", "--output", type=Path, required=True, help="output image (.png, .jpg …)")
+
+    g = p.add_argument_group("trained look (photostyle train)")
+    g.add_argument("--model", type=Path, default=None, metavar="LOOK.pt",
+                   help="apply a look trained with 'photostyle train' (one forward pass, no "
+                        "STYLE): a bilateral look at the content's full resolution (or "
+                        "--size if given), a johnson look at --size; --post adds the "
+                        "local-affine post-process; options of the optimization do not apply")
 
     g = p.add_argument_group("masks")
     g.add_argument("--content-mask", type=Path, help="colour-coded mask of the content photo")
@@ -161,7 +169,7 @@ def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
                         f"(default: ${WEIGHTS_ENV}, else imagenet)")
     add_field(g, "--pooling", field="pooling", choices=("max", "avg"),
               help="VGG pooling; Gatys et al. found average pooling gives smoother gradients")
-    g.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+    g.add_argument("--device", choices=DEVICES, default="auto",
                    help="where to run (default: auto, CUDA when available)")
     g.add_argument("--max-memory", type=memory_budget, default=None, metavar="GiB|auto",
                    help="memory budget; if the estimated peak exceeds it, work at the largest "
@@ -212,16 +220,6 @@ def _config(args: argparse.Namespace, weights: str) -> Config:
         raise InputError(f"--style-blend-weights has {len(blend)} weights for "
                          f"{len(args.style)} style photos; give one per style photo")
     return config
-
-
-def _device(choice: str) -> Any:
-    import torch
-
-    if choice == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if choice == "cuda" and not torch.cuda.is_available():
-        raise InputError("--device cuda: no CUDA device is available; use --device cpu")
-    return torch.device(choice)
 
 
 def sibling(out: Path, tag: str) -> Path:
@@ -364,6 +362,11 @@ def _hw(image: Any) -> tuple[int, int]:
 
 def run(args: argparse.Namespace) -> int:
     """Run a transfer from parsed arguments; returns the exit status."""
+    if args.model is not None:
+        return _run_look(args)
+    if not args.style:
+        raise InputError("give a STYLE photo after the content, or --model LOOK.pt to apply a "
+                         "look trained with 'photostyle train'")
     weights = resolve_weights(args.vgg_weights)
     config = _config(args, weights)
     if args.save_every < 0:
@@ -387,6 +390,63 @@ def run(args: argparse.Namespace) -> int:
     if config.quality == PREVIEW:
         return _run_preview(args, config, out)
     return _run_neural(args, config, out, several)
+
+
+#: Options of ``run`` that a look takes (``--model``): besides these, only -o, --device, -q.
+LOOK_FIELDS = ("size", "post")
+
+
+def _check_look_options(args: argparse.Namespace) -> None:
+    """--model: refuse STYLE and the options of the optimization (a look carries its own)."""
+    if args.style:
+        raise InputError(f"--model {args.model} carries its style; drop the STYLE photo "
+                         f"{args.style[0]}")
+    options = args.config_options
+    given = [options.flags[f] for f in options.given(args) if f not in LOOK_FIELDS]
+    others = {"--content-mask": args.content_mask, "--style-mask": args.style_mask,
+              "--seg": None if args.seg == "none" else args.seg, "--seg-model": args.seg_model,
+              "--seg-k": args.seg_k, "--save-masks": args.save_masks,
+              "--save-every": args.save_every or None, "--save-stages": args.save_stages or None,
+              "--report": args.report, "--vgg-weights": args.vgg_weights,
+              "--max-memory": args.max_memory,
+              "--channels-last": None if args.channels_last == "auto" else args.channels_last}
+    given += [flag for flag, value in others.items() if value is not None]
+    if given:
+        raise InputError(f"{', '.join(given)}: not used with --model (a look is one forward "
+                         "pass, trained with its own settings); drop them")
+
+
+def _run_look(args: argparse.Namespace) -> int:
+    """--model LOOK.pt: one forward pass of a trained look (torch, no VGG)."""
+    _check_look_options(args)
+    out = check_output_path(args.output, (args.content, args.model))
+    config = args.config_options.config(args)
+    import torch
+
+    from ..io.tensors import load_image, resize
+    from ..looks.look import Look
+
+    look = Look.load(args.model)
+    if look.for_tests_only:
+        print(f"{PROG}: {args.model} was trained with untrained random VGG-19 weights: for "
+              "testing the mechanics only", file=sys.stderr)
+    device = resolve_device(args.device)
+    content = load_image(args.content, device=device)
+    if look.arch == "johnson" or "size" in args.config_options.given(args):
+        content = resize(content, fit_long_side(*content.shape[-2:], config.size))
+    start = time.perf_counter()
+    with torch.inference_mode():
+        image = look(content, post=bool(config.post), config=config)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+    spent = time.perf_counter() - start
+    save_image(image, out)
+    if not args.quiet:
+        h, w = image.shape[-2:]
+        post = " + post-process" if config.post else ""
+        print(f"{PROG}: wrote {out} ({look.arch} look at {w}x{h}, forward{post} "
+              f"{spent:.2f}s)", file=sys.stderr)
+    return 0
 
 
 def _run_preview(args: argparse.Namespace, config: Config, out: Path) -> int:
@@ -416,7 +476,7 @@ def _run_neural(args: argparse.Namespace, config: Config, out: Path, several: bo
     from ..neural.schedule import plan_levels
     from ..neural.transfer import TransferInterrupted, transfer
 
-    device = _device(args.device)
+    device = resolve_device(args.device)
     content = load_image(args.content, device=device)
     styles = [load_image(path, device=device) for path in args.style]
     aligned, style_labels, model = _masks(args, config, content, styles)
