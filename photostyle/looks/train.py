@@ -277,7 +277,7 @@ def train(photos: Sequence[Tensor | np.ndarray], style: Tensor, *,
         arch = resume.arch if resume is not None else options.arch
         hparams = resume.hparams if resume is not None else default_hparams(arch, options.size)
         look = new_look(arch, hparams, seed=config.seed)
-    look = look.to(device=device, dtype=dtype)
+    look = look.to(device=device, dtype=dtype).requires_grad_(True)  # a loaded look is frozen
     net = look.network
     optimizer = torch.optim.Adam(net.parameters(), lr=options.lr)
     generator = torch.Generator().manual_seed(config.seed)

@@ -13,7 +13,7 @@ from PIL import Image
 from photostyle.cli import train as train_command
 from photostyle.looks.checkpoint import read_checkpoint
 
-from ..cli_runner import folder_files, run_cli
+from ..cli_runner import assert_clean_error, folder_files, run_cli
 from ..synthetic import scene, write_png
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -97,13 +97,6 @@ def test_ctrl_c_keeps_the_last_checkpoint(folder, capsys, monkeypatch):
     assert "--resume" in err and read_checkpoint(look).steps == 2
 
 
-def _assert_clean_error(code, err, needle, folder, before):
-    assert code == 2, err
-    lines = [line for line in err.strip().splitlines() if "error" in line]
-    assert len(lines) == 1 and needle in lines[0], err
-    assert folder_files(folder) == before, "nothing may be written on error"
-
-
 @pytest.mark.parametrize("case", ["no_folder", "too_few", "empty", "exists", "nothing_to_resume",
                                   "suffix", "previews_file", "unreadable_style", "holdout",
                                   "steps", "resume_other_style"])
@@ -151,7 +144,7 @@ def test_train_bad_input_gives_one_line_and_exit_2(folder, capsys, case):
     steps = [] if any(str(e) == "--steps" for e in extra) else ["--steps", "2"]
     code, _, err = run_cli(["train", style, "--images", photos, "-o", look, *steps, *extra,
                             *FAST], capsys)
-    _assert_clean_error(code, err, needle, d["dir"], before)
+    assert_clean_error(code, err, needle, d["dir"], before)
 
 
 @pytest.mark.parametrize("case", ["style_given", "optimization_option", "no_style", "not_a_look",
@@ -176,7 +169,7 @@ def test_run_model_bad_input(folder, capsys, case):
         needle = "does not exist"
     before = folder_files(d["dir"])
     code, _, err = run_cli(args, capsys)
-    _assert_clean_error(code, err, needle, d["dir"], before)
+    assert_clean_error(code, err, needle, d["dir"], before)
 
 
 def test_applying_a_look_imports_neither_torchvision_nor_the_optimizer(folder, tmp_path):

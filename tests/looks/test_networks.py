@@ -30,7 +30,7 @@ def _scrambled(arch: str, seed: int = 0, dtype=torch.float64) -> Look:
         layer = look.network.to_grid
         with torch.no_grad():
             layer.weight.copy_(torch.randn(layer.weight.shape, generator=g) * 0.2)
-            layer.bias.add_(torch.randn(layer.bias.shape, generator=g) * 0.3)
+            layer.bias.add_(torch.randn(layer.bias.shape, generator=g) * 0.1)
     return look.eval()
 
 
