@@ -82,7 +82,9 @@ def machine_text(info: dict) -> str:
             f"torch {info['torch']}")
 
 
-def _load(device):
+def load_example(device):
+    """The example pair in data/ as tensors on ``device``, with its aligned label maps:
+    content, style, content labels, style labels."""
     import torch
 
     from photostyle.io.tensors import load_image
@@ -132,7 +134,7 @@ def steps(size: int, device: str, weights: str, reps: int, style_loss: str = "gr
     from photostyle.neural.transfer import run_stage
     from photostyle.neural.vgg import build_network
 
-    content, style, c_labels, s_labels = _load(device)
+    content, style, c_labels, s_labels = load_example(device)
     config = Config(size=size, vgg_weights=weights, style_loss=style_loss, loss=loss)
     c, s, cm, sm, w = prepare_inputs(content, style, c_labels, s_labels, size)
     h, wd = c.shape[-2:]
@@ -255,7 +257,7 @@ def preset(size: int, quality: str, device: str, weights: str,
     from photostyle import Config, transfer
     from photostyle.neural.memory import estimate_peak_memory
 
-    content, style, c_labels, s_labels = _load(device)
+    content, style, c_labels, s_labels = load_example(device)
     config = Config(size=size, quality=quality, vgg_weights=weights, style_loss=style_loss,
                     loss=loss)
     if schedule is not None:

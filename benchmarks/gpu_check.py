@@ -133,11 +133,11 @@ def _flags_child(size: int, flags: str, device: str) -> dict:
     import torch
 
     sys.path.insert(0, str(ROOT / "benchmarks"))  # a script of this folder: bench's loader
-    from bench import _load
+    from bench import load_example
 
     from photostyle import Config, transfer
 
-    content, style, c_labels, s_labels = _load(device)
+    content, style, c_labels, s_labels = load_example(device)
     config = Config(size=size, vgg_weights="random", post=False, progress_every=10**6,
                     compile=flags == "compile", autocast=flags == "autocast",
                     channels_last=False if flags == "contiguous" else None)
