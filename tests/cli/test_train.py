@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -83,7 +85,11 @@ def test_johnson_look_runs_at_size_with_post(folder, capsys):
     assert max(Image.open(out).size) == 64
 
 
-def test_ctrl_c_keeps_the_last_checkpoint(folder, capsys, monkeypatch):
+@pytest.mark.parametrize(("sig", "status", "word"), [(signal.SIGINT, 130, "interrupted"),
+                                                     (signal.SIGTERM, 143,
+                                                      "terminated (SIGTERM)")])
+def test_ctrl_c_or_sigterm_keeps_the_last_checkpoint(folder, capsys, monkeypatch, sig, status,
+                                                     word):
     d = folder
     look = d["dir"] / "look.pt"
     original = train_command.TrainProgress.__call__
@@ -91,14 +97,15 @@ def test_ctrl_c_keeps_the_last_checkpoint(folder, capsys, monkeypatch):
     def interrupt(self, info):
         original(self, info)
         if info.step == 3:
-            raise KeyboardInterrupt
+            os.kill(os.getpid(), sig)  # a real signal, to the command's own handlers
 
     monkeypatch.setattr(train_command.TrainProgress, "__call__", interrupt)
     code, _, err = run_cli(["train", d["style"], "--images", d["photos"], "-o", look,
                             "--steps", "10", *FAST], capsys)
-    assert code == 130
-    assert "interrupted after step 3; the checkpoint of step 2 is kept" in err
+    assert code == status, err
+    assert f"{word} after step 3; the checkpoint of step 2 is kept" in err
     assert "--resume" in err and read_checkpoint(look).steps == 2
+    assert "Traceback" not in err and not any(n.startswith(".") for n in folder_files(d["dir"]))
 
 
 def _caffe_layout_weights(path: Path) -> Path:
