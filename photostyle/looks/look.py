@@ -12,6 +12,7 @@ The work runs on the device and in the dtype of the input (the module moves itse
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import Any
 
@@ -54,7 +55,9 @@ class Look(nn.Module):
     arch : str
         Its architecture name.
     info : Checkpoint, optional
-        The checkpoint it was loaded from (training metadata; ``None`` for a new network).
+        What it was trained with (the checkpoint's metadata, without the weights and the
+        optimizer state, which the network holds or training alone needs); ``None`` for a new
+        network.
 
     Calling it: ``look(image, post=False, config=None)`` with ``image`` ``(B,3,H,W)`` floating
     point in [0, 1] returns ``(B,3,H,W)`` in [0, 1]. ``post=True`` adds the local-affine
@@ -96,7 +99,8 @@ class Look(nn.Module):
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise WeightsError(f"look {path} is damaged: its weights do not fit a "
                                f"{checkpoint.arch} network ({first})") from exc
-        look = cls(network, checkpoint.arch, checkpoint)
+        info = dataclasses.replace(checkpoint, state_dict={}, resume=None)
+        look = cls(network, checkpoint.arch, info)  # small to send to a batch's workers
         look.requires_grad_(False)
         return look.eval()
 

@@ -221,5 +221,7 @@ def test_look_metadata_is_a_frozen_record(light, style, tmp_path):
     path = tmp_path / "look.pt"
     result = _train(style, light, options=_options(steps=2), checkpoint=path)
     assert result.look.info.steps == 2 and result.look.info.state_dict == {}
+    loaded = Look.load(path).info  # the weights live in the network, not twice
+    assert loaded.steps == 2 and loaded.state_dict == {} and loaded.resume is None
     with pytest.raises(dataclasses.FrozenInstanceError):
         result.look.info.steps = 3
