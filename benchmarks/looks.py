@@ -29,7 +29,6 @@ recorded: on a shared machine every figure is slower than it would be alone.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import statistics
@@ -39,20 +38,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import machine, machine_text
+from bench import load_average, machine, machine_text, write_result
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"
 PHOTOSTYLE = [sys.executable, "-m", "photostyle"]
 CPU_SIZES = [512, 1024, 2048]
 GPU_SIZES = [512, 1024, 2048, 4096]
-
-
-def load_average() -> str:
-    try:
-        return " ".join(f"{v:.2f}" for v in os.getloadavg())
-    except OSError:
-        return "n/a"
 
 
 def _sync(device) -> None:
@@ -220,8 +212,6 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from photostyle.io.files import atomic_write_text
-
     cuda = torch.device(args.device).type == "cuda"
     sizes = args.sizes or (GPU_SIZES if cuda else CPU_SIZES)
     result: dict = {"machine": machine(args.device), "load_before": load_average(),
@@ -239,9 +229,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"training {arch}: {row['seconds_per_step']:.3f} s/step", flush=True)
     result["load_after"] = load_average()
     print(report(result))
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(args.json, json.dumps(result, indent=2))
-    print(f"wrote {args.json}")
+    write_result(args.json, result)
     return 0
 
 
