@@ -83,6 +83,11 @@ def machine_text(info: dict) -> str:
 
 
 def load_example(device):
+<<<<<<< HEAD
+=======
+    """The example pair in data/ as tensors on ``device``, with its aligned label maps:
+    content, style, content labels, style labels."""
+>>>>>>> merge15
     import torch
 
     from photostyle.io.tensors import load_image
@@ -366,11 +371,22 @@ def report(result: dict) -> str:
     return "\n".join(out)
 
 
-def _load_average() -> str:
+def load_average() -> str:
+    """The 1-, 5- and 15-minute load averages, as text (``"n/a"`` where there are none)."""
     try:
         return " ".join(f"{v:.2f}" for v in os.getloadavg())
     except OSError:
         return "n/a"
+
+
+def write_result(path: Path, result: dict) -> None:
+    """Write a benchmark's ``result`` as JSON to ``path`` (its folder created, the file written
+    atomically) and say so."""
+    from photostyle.io.files import atomic_write_text
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, json.dumps(result, indent=2))
+    print(f"wrote {path}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -423,7 +439,7 @@ def main(argv: list[str] | None = None) -> int:
               *(["--loss", args.loss] if args.loss else [])]
     result = {"machine": machine(args.device), "device": args.device,
               "weights": args.vgg_weights, "style_loss": args.style_loss, "loss": args.loss,
-              "load_before": _load_average(),
+              "load_before": load_average(),
               "steps": [], "presets": []}
     for size in sizes:
         if not args.no_steps:
@@ -444,13 +460,9 @@ def main(argv: list[str] | None = None) -> int:
             result["memory"].append(row)
             print(f"memory {size}: peak {_mib(row['peak_bytes'])} MiB, estimate "
                   f"{_mib(row['estimate_bytes'])} MiB", flush=True)
-    result["load_after"] = _load_average()
+    result["load_after"] = load_average()
     print(report(result))
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    from photostyle.io.files import atomic_write_text
-
-    atomic_write_text(args.json, json.dumps(result, indent=2))
-    print(f"wrote {args.json}")
+    write_result(args.json, result)
     return 0
 
 

@@ -36,3 +36,12 @@ def interrupt_at(monkeypatch, stage: int, step: int) -> None:
             raise KeyboardInterrupt
 
     monkeypatch.setattr(run_command.Progress, "__call__", interrupt)
+
+
+def assert_clean_error(code: int, err: str, needle: str, folder: Path, before: list[str]) -> None:
+    """A user error: exit status 2, one ``PROG: error: …`` line holding ``needle``, and
+    ``folder`` as it was (``before``: :func:`folder_files` before the run)."""
+    assert code == 2, err
+    lines = [line for line in err.strip().splitlines() if ": error: " in line]
+    assert len(lines) == 1 and needle in lines[0], err
+    assert folder_files(folder) == before, "nothing may be written on error"

@@ -60,3 +60,22 @@ def test_gpu_check_runs_its_tables_on_the_cpu(tmp_path):
     steps = result["measurements"]["steps"][0]
     assert steps["size"] == 128 and steps["full_step_s"] > 0
     assert "| long side | bare VGG f+b (s) |" in (tmp_path / "gpu_check.md").read_text()
+@pytest.fixture(scope="module")
+def looks_bench(bench):
+    spec = importlib.util.spec_from_file_location("photostyle_looks_bench",
+                                                  BENCH.parent / "looks.py")
+    module = importlib.util.module_from_spec(spec)
+    with pytest.MonkeyPatch.context() as patch:  # looks.py imports bench.py, its neighbour
+        patch.setitem(sys.modules, "bench", bench)
+        spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("arch", ["bilateral", "johnson"])
+def test_looks_forward_and_report(looks_bench, arch):
+    row = looks_bench.forward(arch, 64, "cpu", 1)
+    assert (row["height"], row["width"]) == (48, 64) and row["ms_per_megapixel"] > 0
+    text = looks_bench.report({"machine": {"cpu": "x", "cores": 2, "threads": 1,
+                                           "torch": "t"}, "load_before": "0",
+                               "load_after": "0", "forward": [row], "training": []})
+    assert f"| {arch} | cpu | 64x48 |" in text

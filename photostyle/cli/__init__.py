@@ -1,7 +1,8 @@
 """The ``photostyle`` command: one module per subcommand.
 
 ``photostyle run`` (:mod:`.run`, the default: ``photostyle CONTENT STYLE -o OUT`` runs it),
-``photostyle batch`` (:mod:`.batch`), ``photostyle eval`` (:mod:`.eval`) and ``photostyle ui``
+``photostyle batch`` (:mod:`.batch`), ``photostyle train`` (:mod:`.train`: a look, applied with
+``run --model`` and ``batch --model``), ``photostyle eval`` (:mod:`.eval`) and ``photostyle ui``
 (:mod:`.ui`, the browser editor). Building the parser imports no torch, so ``--help`` and the
 weight-free method start fast; each subcommand imports what it uses when it runs.
 """
@@ -16,12 +17,13 @@ from collections.abc import Sequence
 from . import batch as batch_command
 from . import eval as eval_command
 from . import run as run_command
+from . import train as train_command
 from . import ui as ui_command
 
 __all__ = ["COMMANDS", "Parser", "attach_negative_values", "build_parser", "main"]
 
 #: The subcommands, in the order ``--help`` lists them.
-COMMANDS = (run_command, batch_command, eval_command, ui_command)
+COMMANDS = (run_command, batch_command, train_command, eval_command, ui_command)
 
 #: What ``photostyle ARG …`` runs when ARG is not a subcommand (a file, or an option of it).
 DEFAULT_COMMAND = run_command.NAME

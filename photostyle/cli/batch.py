@@ -28,9 +28,12 @@ from ..methods.base import LOOK_BATCH_SIZE, Prepared
 from .console import run_guarded
 from .options import ConfigOptions
 from .run import (
+    LOOK_FIELDS,
     Progress,
     add_method_options,
     add_segmentation_options,
+    check_look_options,
+    load_look_file,
     method_config,
     random_weights_note,
     segmentation,
@@ -148,8 +151,14 @@ def _with_options(args: argparse.Namespace, items: list[Item]) -> list[Item]:
     for item in items:
         if item.options:
             try:
-                fields = dict(args.config_options.parse_text(name, text)
-                              for name, text in item.options)
+                parsed = [(name, args.config_options.parse_text(name, text))
+                          for name, text in item.options]
+                unused = [name for name, (field, _) in parsed if field not in LOOK_FIELDS]
+                if args.model is not None and unused:
+                    raise InputError(f"{', '.join(unused)}: not used with --model (a look is "
+                                     "one forward pass, trained with its own settings); drop "
+                                     "those columns")
+                fields = dict(pair for _, pair in parsed)
                 config = method_config(args, **fields)
             except InputError as exc:
                 raise InputError(f"{item.source}: {exc}") from None
@@ -265,15 +274,22 @@ def run(args: argparse.Namespace) -> int:
     spec = RunnerSpec(config, segmentation(args), look=None if args.model is None
                       else str(args.model.absolute()),
                       look_size=getattr(args, "size", None), batch_size=args.batch_size)
-    if args.model is not None and not args.model.is_file():
-        raise InputError(f"--model {args.model}: no such file; give a look trained with "
-                         "photostyle train")
+    if args.model is not None:
+        if not args.model.is_file():
+            raise InputError(f"--model {args.model}: no such file; give a look trained with "
+                             "photostyle train")
+        check_look_options(args, {
+            "--recipe": args.recipe, "--vgg-weights": args.vgg_weights,
+            "--max-memory": args.max_memory,
+            "--channels-last": None if args.channels_last == "auto" else args.channels_last})
     if args.batch_size < 1:
         raise InputError(f"--batch-size must be >= 1, got {args.batch_size}")
     if args.report is not None and args.report.suffix.lower() not in FORMATS:
         raise InputError(f"--report {args.report}: use a .csv or .jsonl file")
     options = _options(args)
     items = _with_options(args, _items(args, f".{args.format}"))
+    if spec.method == "look":  # loaded once here: a bad file stops the batch before any item
+        spec = spec.replace(look=load_look_file(args.model, PROG))
     if spec.method == "neural":
         resolved = weights_or_fallback(config, quiet=args.quiet)
         spec = spec.replace(config=resolved)

@@ -1,8 +1,10 @@
-"""Command-line options that are fields of :class:`photostyle.config.Config`.
+"""Command-line options that are fields of :class:`photostyle.config.Config` (or of another
+settings dataclass, e.g. :class:`photostyle.looks.options.TrainOptions`).
 
-Each such option stores under the field's name and has no argparse default: an option not
-given leaves the field to Config's own default (each default is written once, in Config), and
-every check of a value is Config's. The help text shows Config's default.
+Each such option stores under the field's name (with the parser's ``prefix``) and has no
+argparse default: an option not given leaves the field to the dataclass's own default (each
+default is written once, in the dataclass), and every check of a value is the dataclass's. The
+help text shows that default.
 """
 
 from __future__ import annotations
@@ -13,52 +15,63 @@ import math
 import re
 from typing import Any
 
-from ..config import Config
+from ..config import VGG_FORMATS, WEIGHTS_ENV, Config
 from ..errors import InputError
 
-__all__ = ["FIELDS", "ConfigOptions", "field_default", "memory_budget", "memory_fields", "steps",
-           "weights_list"]
+__all__ = ["DEVICES", "ConfigOptions", "add_vgg_options", "memory_budget", "memory_fields",
+           "steps", "weights_list"]
 
-#: Names of Config's fields.
-FIELDS: frozenset[str] = frozenset(f.name for f in dataclasses.fields(Config))
-
-_DEFAULTS = {f.name: f.default for f in dataclasses.fields(Config)}
-
-
-def field_default(name: str) -> Any:
-    """Config's default of field ``name``."""
-    return _DEFAULTS[name]
+#: Choices of ``--device`` (:func:`photostyle.methods.base.resolve_device`).
+DEVICES = ("auto", "cpu", "cuda")
 
 
 class ConfigOptions:
-    """The options of one parser that are Config fields: adds them, builds the Config of the
-    options given, and names the option (not the field) in Config's error messages.
+    """The options of one parser that are fields of a settings dataclass (``Config`` by
+    default): adds them, builds the dataclass of the options given, and names the option (not
+    the field) in the dataclass's error messages.
 
-    Stored in the parsed arguments as ``args.config_options`` (``parser.set_defaults``).
+    Parameters
+    ----------
+    cls : type
+        The frozen dataclass whose fields the options set (its ``__post_init__`` checks them).
+    prefix : str
+        Prefix of the options' ``dest`` names, so that two dataclasses with a field of the same
+        name (``size``) can share one parser.
+
+    Stored in the parsed arguments (``parser.set_defaults``), as ``args.config_options`` for
+    ``Config``.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, cls: type = Config, prefix: str = "") -> None:
+        self.cls = cls
+        self.prefix = prefix
+        self.defaults = {f.name: f.default for f in dataclasses.fields(cls)}
         self.flags: dict[str, str] = {}
         self.actions: dict[str, argparse.Action] = {}
 
     def add(self, group: argparse._ArgumentGroup | argparse.ArgumentParser, *flags: str,
             field: str, help: str, show_default: bool = True, **options: Any) -> None:
-        """Add an option storing into Config field ``field`` (no argparse default: an absent
-        option leaves the field to Config). ``help`` gets ``(default: …)`` from Config unless
-        ``show_default`` is False."""
-        if field not in FIELDS:
-            raise ValueError(f"{field!r} is not a Config field")
+        """Add an option storing into field ``field`` (no argparse default: an absent option
+        leaves the field to the dataclass). ``help`` gets ``(default: …)`` from the dataclass
+        unless ``show_default`` is False."""
+        if field not in self.defaults:
+            raise ValueError(f"{field!r} is not a field of {self.cls.__name__}")
         if show_default:
-            default = field_default(field)
+            default = self.defaults[field]
             help = f"{help} (default: {default})" if help else f"default: {default}"
-        action = group.add_argument(*flags, dest=field, default=argparse.SUPPRESS, help=help,
-                                    **options)
+        action = group.add_argument(*flags, dest=self.prefix + field, default=argparse.SUPPRESS,
+                                    help=help, **options)
         self.flags[field] = flags[0]
         for flag in action.option_strings:
             self.actions[flag] = action
 
+    def field_of(self, action: argparse.Action) -> str:
+        """The field an option of this parser stores into (its ``dest`` without the
+        prefix)."""
+        return action.dest[len(self.prefix):]
+
     def parse_text(self, option: str, text: str) -> tuple[str, Any]:
-        """The Config field and value of an option written as text, as a manifest's per-row
+        """The field and value of an option written as text, as a manifest's per-row
         option: ``("size", "256")`` → ``("size", 256)``, converted and checked as on the
         command line. A flag (``original-colors``, ``post``, ``no-post`` …) takes
         ``1/0``, ``true/false``, ``yes/no`` or ``on/off``; off is the field's default.
@@ -74,39 +87,63 @@ class ConfigOptions:
             names = ", ".join(sorted({f.lstrip("-") for f in self.actions}))
             raise InputError(f"{option!r} is not an option of the method's settings; use one "
                              f"of {names}")
+        field = self.field_of(action)
         if action.nargs == 0:  # a flag
             truth = _truth(flag, text)
             if isinstance(action, argparse.BooleanOptionalAction):
-                return action.dest, truth != flag.startswith("--no-")
-            return action.dest, action.const if truth else field_default(action.dest)
+                return field, truth != flag.startswith("--no-")
+            return field, action.const if truth else self.defaults[field]
         try:
             value = action.type(text) if action.type is not None else text
         except (argparse.ArgumentTypeError, ValueError, TypeError) as exc:
             raise InputError(f"{flag} {text!r}: {exc}") from None
         if action.choices is not None and value not in action.choices:
             raise InputError(f"{flag} {text!r}: choose one of {', '.join(action.choices)}")
-        return action.dest, value
+        return field, value
+
+    def given(self, args: argparse.Namespace) -> dict[str, Any]:
+        """The fields set by this parser's options given on the command line (or set on
+        ``args`` under their ``dest``), by field name."""
+        values = vars(args)
+        return {field: values[self.prefix + field] for field in self.flags
+                if self.prefix + field in values}
 
     def config(self, args: argparse.Namespace, defaults: dict[str, Any] | None = None,
-               **extra: Any) -> Config:
-        """The Config of ``defaults`` (e.g. a recipe's fields), overridden by the options given
-        (every Config field found in ``args``), overridden by ``extra``.
+               **extra: Any) -> Any:
+        """The dataclass of ``defaults`` (e.g. a recipe's fields), overridden by the options
+        given (:meth:`given`), overridden by ``extra``.
 
         Raises
         ------
         InputError
-            A value Config refuses, the message naming the option.
+            A value the dataclass refuses, the message naming the option.
         """
         given = dict(defaults or {})
-        given.update({name: value for name, value in vars(args).items() if name in FIELDS})
+        given.update(self.given(args))
         given.update(extra)
         try:
-            return Config(**given)
+            return self.cls(**given)
         except InputError as exc:
             message = str(exc)
             for field, flag in self.flags.items():
                 message = re.sub(rf"(?<![\w-]){field}(?![\w-])", flag, message)
             raise InputError(message) from None
+
+
+def add_vgg_options(group: argparse._ArgumentGroup, options: ConfigOptions, auto: str) -> None:
+    """``--vgg-weights`` (resolved by the command: ``$PHOTOSTYLE_VGG_WEIGHTS``, a recipe,
+    ``auto``) and ``--vgg-format`` (a Config field); ``auto`` says what ``auto`` does without
+    the Caffe weights."""
+    group.add_argument("--vgg-weights", default=None, metavar="W",
+                       help=f"'caffe' (the paper's network, downloaded once into torch's "
+                            f"cache), 'imagenet' (torchvision's), 'random' (untrained, for "
+                            f"tests only), a local state dict, or 'auto': caffe if cached or "
+                            f"downloadable, else {auto} (default: ${WEIGHTS_ENV}, else auto)")
+    options.add(group, "--vgg-format", field="vgg_format", choices=VGG_FORMATS,
+                help="input convention of a local state dict: 'caffe' (BGR, 0-255 minus the "
+                     "mean) or 'torchvision' (RGB, ImageNet mean and std) (if not given: caffe "
+                     "for a file named vgg19-d01eb7cb.pth, else torchvision)",
+                show_default=False)
 
 
 def _truth(flag: str, text: str) -> bool:

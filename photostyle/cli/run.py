@@ -31,8 +31,6 @@ from ..config import (
     QUALITY,
     RECIPES,
     VARIABLES,
-    VGG_FORMATS,
-    WEIGHTS_ENV,
     Config,
     resolve_weights,
 )
@@ -43,7 +41,15 @@ from ..io.images import save_image, to_uint8
 from ..methods import Output, Runner, RunnerSpec, Segmentation, Task, runner_class
 from ..methods.base import SEGMENTATIONS, Prepared
 from .console import run_guarded
-from .options import ConfigOptions, memory_budget, memory_fields, steps, weights_list
+from .options import (
+    DEVICES,
+    ConfigOptions,
+    add_vgg_options,
+    memory_budget,
+    memory_fields,
+    steps,
+    weights_list,
+)
 
 if TYPE_CHECKING:
 
@@ -70,9 +76,17 @@ def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
     options = ConfigOptions()
     p.set_defaults(handler=main_guarded, config_options=options)
     p.add_argument("content", type=Path, help="content photo")
-    p.add_argument("style", type=Path, nargs="+",
-                   help="style photo; several are blended (see --style-blend-weights)")
+    p.add_argument("style", type=Path, nargs="*",
+                   help="style photo; several are blended (see --style-blend-weights); none "
+                        "with --model")
     p.add_argument("-o", "--output", type=Path, required=True, help="output image (.png, .jpg …)")
+
+    g = p.add_argument_group("trained look (photostyle train)")
+    g.add_argument("--model", type=Path, default=None, metavar="LOOK.pt",
+                   help="apply a look trained with 'photostyle train' (one forward pass, no "
+                        "STYLE): a bilateral look at the content's full resolution (or "
+                        "--size if given), a johnson look at --size; --post adds the "
+                        "local-affine post-process; options of the optimization do not apply")
 
     g = p.add_argument_group("masks")
     g.add_argument("--content-mask", type=Path, help="colour-coded mask of the content photo")
@@ -85,7 +99,7 @@ def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
                         "DIR/content_overlay.png, DIR/style_overlay.png")
     groups = add_method_options(p, options)
     groups["network and device"].add_argument(
-        "--device", choices=("auto", "cpu", "cuda"), default="auto",
+        "--device", choices=DEVICES, default="auto",
         help="where to run (default: auto, CUDA when available)")
 
     g = groups["output"]
@@ -214,16 +228,7 @@ def add_method_options(p: argparse.ArgumentParser, options: ConfigOptions,
                   help=f"weight of the {what} (paper preset: {preset:g})", show_default=False)
 
     g = groups["network and device"] = p.add_argument_group("network and device")
-    g.add_argument("--vgg-weights", default=None, metavar="W",
-                   help=f"'caffe' (the paper's network, downloaded once into torch's cache), "
-                        f"'imagenet' (torchvision's), 'random' (untrained, for tests), a local "
-                        f"state dict, or 'auto': caffe if cached or downloadable, else the "
-                        f"weight-free colour transfer runs instead, with a warning (default: "
-                        f"${WEIGHTS_ENV}, else auto)")
-    add_field(g, "--vgg-format", field="vgg_format", choices=VGG_FORMATS,
-              help="input convention of a local state dict: 'caffe' (BGR, 0-255 minus the "
-                   "mean) or 'torchvision' (RGB, ImageNet mean and std) (if not given: caffe "
-                   "for a file named vgg19-d01eb7cb.pth, else torchvision)", show_default=False)
+    add_vgg_options(g, options, "the weight-free colour transfer runs instead, with a warning")
     add_field(g, "--pooling", field="pooling", choices=("max", "avg"),
               help="VGG pooling; Gatys et al. found average pooling gives smoother gradients")
     g.add_argument("--max-memory", type=memory_budget, default=None, metavar="GiB|auto",
@@ -482,8 +487,14 @@ def run(args: argparse.Namespace) -> int:
     Before any work (decoding a photo, fetching weights, building a network): the options
     (Config), every file the run may write against every input (:func:`planned_outputs`,
     :func:`photostyle.io.files.check_outputs`) and every input's header (the runner's
-    ``inspect``: pixel limit, readability, sizes VGG-19 can take).
+    ``inspect``: pixel limit, readability, sizes VGG-19 can take). With ``--model``: a
+    trained look (:func:`_run_look`).
     """
+    if args.model is not None:
+        return _run_look(args)
+    if not args.style:
+        raise InputError("give a STYLE photo after the content, or --model LOOK.pt to apply a "
+                         "look trained with 'photostyle train'")
     config = method_config(args)
     blend = config.style_blend_weights
     if blend is not None and len(blend) != len(args.style):
@@ -547,6 +558,73 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if log is not None:
             log.close()
+
+
+#: Config fields a trained look takes (``--model``); with them only -o, --device and -q.
+LOOK_FIELDS = ("size", "post", "max_pixels")
+
+
+def check_look_options(args: argparse.Namespace, others: dict[str, Any]) -> None:
+    """``--model``: refuse the options of the optimization (a look carries its own settings):
+    the Config options given besides :data:`LOOK_FIELDS`, and ``others`` (the command's own
+    options by flag, ``None`` when not given).
+
+    Raises
+    ------
+    InputError
+        One line naming every such option given.
+    """
+    options = args.config_options
+    given = [options.flags[f] for f in options.given(args) if f not in LOOK_FIELDS]
+    given += [flag for flag, value in others.items() if value is not None]
+    if given:
+        raise InputError(f"{', '.join(given)}: not used with --model (a look is one forward "
+                         "pass, trained with its own settings); drop them")
+
+
+def load_look_file(path: Path, prog: str = PROG) -> Any:
+    """``--model``: the trained look in ``path`` (one-line error for a bad file), and, for a
+    look trained on untrained random VGG-19 weights, a note saying so on stderr."""
+    from ..looks.look import Look
+
+    look = Look.load(path)
+    if getattr(look, "for_tests_only", False):
+        print(f"{prog}: {path} was trained with untrained random VGG-19 weights: for testing "
+              "the mechanics only", file=sys.stderr)
+    return look
+
+
+def _run_look(args: argparse.Namespace) -> int:
+    """``--model LOOK.pt``: one forward pass of a trained look (the look runner,
+    :class:`photostyle.methods.look.LookRunner`, as ``photostyle batch --model``), no VGG."""
+    if args.style:
+        raise InputError(f"--model {args.model} carries its style; drop the STYLE photo "
+                         f"{args.style[0]}")
+    check_look_options(args, {
+        "--content-mask": args.content_mask, "--style-mask": args.style_mask,
+        "--seg": None if args.seg == "none" else args.seg, "--seg-model": args.seg_model,
+        "--seg-k": args.seg_k, "--save-masks": args.save_masks,
+        "--save-every": args.save_every or None, "--save-stages": args.save_stages or None,
+        "--report": args.report, "--log-json": args.log_json, "--recipe": args.recipe,
+        "--vgg-weights": args.vgg_weights, "--max-memory": args.max_memory,
+        "--channels-last": None if args.channels_last == "auto" else args.channels_last})
+    config = args.config_options.config(args)
+    task = Task(args.content, ())
+    out = args.output
+    check_outputs(planned_outputs(args, config), (*task.inputs, args.model))
+    runner_class("look").inspect(task, config)
+    look = load_look_file(args.model)
+    size = config.size if "size" in args.config_options.given(args) else None
+    runner = RunnerSpec(config, device=args.device, look=look, look_size=size).build()
+    output = runner(task)
+    save_image(output.image, out)
+    if not args.quiet:
+        h, w = output.image.shape[-2:]
+        post = " + post-process" if config.post else ""
+        arch = getattr(runner.look, "arch", "trained")
+        print(f"{PROG}: wrote {out} ({arch} look at {w}x{h}, forward{post} "
+              f"{output.seconds:.2f}s)", file=sys.stderr)
+    return 0
 
 
 def _keep_best(image: Any, out: Path, what: str) -> None:

@@ -1,8 +1,10 @@
 """What every method's runner shares: the task (files in), its headers read before any decoding
 (:func:`inspect_task`), the output, the masks of a task (parsed before the photos are decoded:
-:func:`parse_task_masks`) and a small cache of decoded style images and masks.
+:func:`parse_task_masks`), a small cache of decoded style images and masks, and the device of
+``--device``/``--devices`` (:func:`resolve_device`).
 
-numpy only (no torch): the weight-free runner and the batch's main process use this module.
+numpy only (no torch): the weight-free runner and the batch's main process use this module;
+:func:`resolve_device` imports torch when it is called.
 """
 
 from __future__ import annotations
@@ -29,10 +31,13 @@ from ..io.images import (
 )
 
 if TYPE_CHECKING:
+    import torch
+
     from segment import AlignedMasks, ParsedMask
 
 __all__ = ["LOOK_BATCH_SIZE", "SEGMENTATIONS", "Output", "Prepared", "Runner", "Segmentation",
-           "Task", "TaskInfo", "image_hw", "inspect_task", "parse_task_masks", "task_masks"]
+           "Task", "TaskInfo", "image_hw", "inspect_task", "parse_task_masks", "resolve_device",
+           "task_masks"]
 
 #: Automatic masks (``--seg``): ``none`` or one of :data:`segment.METHODS`.
 SEGMENTATIONS = ("none", "auto", "cluster")
@@ -240,6 +245,32 @@ class Prepared:
     masks: AlignedMasks | None = field(repr=False)
     style_labels: list[np.ndarray] | None = field(repr=False)
     levels: tuple[Any, ...] | None = None
+
+
+def resolve_device(choice: str | torch.device) -> torch.device:
+    """The device of ``--device``/``--devices``: ``"auto"`` (CUDA when available), ``"cpu"``,
+    ``"cuda"`` or ``"cuda:N"`` (imports torch).
+
+    Raises
+    ------
+    InputError
+        An unknown name, or a CUDA device that is not there.
+    """
+    import torch
+
+    if str(choice) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(choice)
+    except (RuntimeError, ValueError):
+        raise InputError(f"device {choice!r}: use auto, cpu, cuda or cuda:N") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise InputError(f"device {choice}: no CUDA device is available; use cpu")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise InputError(f"device {choice}: there are {torch.cuda.device_count()} CUDA "
+                             "devices (cuda:0 …); choose one of them")
+    return device
 
 
 def image_hw(image: Any) -> tuple[int, int]:

@@ -1,18 +1,15 @@
 """The trained-look runner: a feed-forward network applied to many photos, several photos of
-one size stacked into one batch (one forward pass per batch).
+one size stacked into one batch (one forward pass per batch); ``photostyle run --model`` and
+``photostyle batch --model`` both go through it.
 
 A look is a callable module mapping a ``(B,3,H,W)`` batch in [0, 1] to ``(B,3,H,W)`` in
-[0, 1], device and dtype following the input: ``photostyle.Look.load(path)`` (issue #15,
-``photostyle train``). The runner takes any such module, so it is tested with a small one.
-
-Merge note (issue #15 lands separately): :func:`load_look` reaches the loader through
-``photostyle.Look``; until that name exists, ``--model`` stops with a one-line error saying so.
-Written against #15's branch as it stands: ``Look.load(path)`` (``WeightsError`` for a bad
-file, which stops a batch), ``look.arch`` (``"bilateral"``: the photo's own size unless a size
-is given; ``"johnson"``: ``Config.size``, as ``photostyle run --model`` does), and the
-local-affine post-process when ``Config.post`` is True, applied here per photo with the
-``post_*`` settings (the same call as ``Look.forward(post=True)``, so any callable module
-works). ``look.for_tests_only`` is not reported yet (the look is loaded in the workers).
+[0, 1], device and dtype following the input: :class:`photostyle.looks.look.Look`
+(``photostyle.Look.load(path)``, trained by ``photostyle train``). The runner takes any such
+module, so it is also tested with a small one. ``look.arch`` sets the working size
+(``"bilateral"``: the photo's own size unless a size is given; ``"johnson"``: ``Config.size``);
+the local-affine post-process runs per photo when ``Config.post`` is True, with the ``post_*``
+settings (:func:`photostyle.looks.look.post_process`, as ``Look.forward(post=True)``). Importing
+this module imports neither the optimization nor the VGG network.
 """
 
 from __future__ import annotations
@@ -25,35 +22,14 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from matting import local_affine_post
-
 from ..config import Config
 from ..errors import InputError
 from ..io.images import fit_long_side
 from ..io.tensors import load_image, resize
-from .base import LOOK_BATCH_SIZE, Output, Runner, Segmentation, Task
-from .neural import resolve_device
+from ..looks.look import Look, post_process
+from .base import LOOK_BATCH_SIZE, Output, Runner, Segmentation, Task, resolve_device
 
-__all__ = ["LookRunner", "load_look"]
-
-
-def load_look(path: str | PathLike) -> Any:
-    """The trained look stored in ``path`` (``photostyle.Look.load``).
-
-    Raises
-    ------
-    InputError
-        This photostyle has no trained looks (``photostyle.Look``), or what its loader raises
-        for a bad file.
-    """
-    import photostyle
-
-    try:
-        look = photostyle.Look
-    except AttributeError:
-        raise InputError(f"--model {path}: this photostyle has no trained looks "
-                         "(photostyle.Look, issue #15); use --quality or upgrade") from None
-    return look.load(path)
+__all__ = ["LookRunner"]
 
 
 class LookRunner(Runner):
@@ -62,7 +38,8 @@ class LookRunner(Runner):
     Parameters
     ----------
     look : module or str or PathLike
-        A callable ``(B,3,H,W) → (B,3,H,W)`` module, or the file of one (:func:`load_look`).
+        A callable ``(B,3,H,W) → (B,3,H,W)`` module, or the file of one
+        (:meth:`photostyle.looks.look.Look.load`).
     config : Config
         ``post=True`` adds the local-affine post-process (off otherwise).
     device : str
@@ -83,7 +60,7 @@ class LookRunner(Runner):
             raise InputError(f"--batch-size must be >= 1, got {batch_size}")
         self.torch_device = resolve_device(device)
         if isinstance(look, (str, PathLike)):
-            look = load_look(look)
+            look = Look.load(look)
         self.look = look.to(self.torch_device) if hasattr(look, "to") else look
         if hasattr(self.look, "eval"):
             self.look.eval()
@@ -115,12 +92,7 @@ class LookRunner(Runner):
 
     def _finish(self, image: Tensor, content: Tensor, config: Config) -> Tensor:
         image = image.clamp(0, 1)
-        if config.post:
-            image = local_affine_post(image, content, radius=config.post_radius,
-                                      eps=config.post_eps,
-                                      smooth_radius=config.post_smooth_radius,
-                                      sigma_range=config.post_sigma)
-        return image
+        return post_process(image, content, config) if config.post else image
 
     def __call__(self, task: Task, *, config: Config | None = None,
                  callback: Callable[[Any], None] | None = None) -> Output:
@@ -166,6 +138,8 @@ class LookRunner(Runner):
                 finished = [self._finish(images[j: j + 1], contents[i],
                                          configs[i] or self.config)
                             for j, i in enumerate(chunk)]
+                if self.torch_device.type == "cuda":  # the forward pass's own time
+                    torch.cuda.synchronize(self.torch_device)
         except Exception as exc:
             if len(chunk) == 1:
                 return [(chunk[0], exc)]

@@ -8,8 +8,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import torch
-
 from ..config import INITS, Config
 from ..errors import InputError
 from ..io.images import image_info
@@ -26,34 +24,11 @@ from .base import (
     TaskInfo,
     inspect_task,
     parse_task_masks,
+    resolve_device,
     task_masks,
 )
 
-__all__ = ["NeuralRunner", "network", "resolve_device"]
-
-
-def resolve_device(choice: str | torch.device) -> torch.device:
-    """The device of ``--device``/``--devices``: ``"auto"`` (CUDA when available), ``"cpu"``,
-    ``"cuda"`` or ``"cuda:N"``.
-
-    Raises
-    ------
-    InputError
-        An unknown name, or a CUDA device that is not there.
-    """
-    if str(choice) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(choice)
-    except (RuntimeError, ValueError):
-        raise InputError(f"device {choice!r}: use auto, cpu, cuda or cuda:N") from None
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise InputError(f"device {choice}: no CUDA device is available; use cpu")
-        if device.index is not None and device.index >= torch.cuda.device_count():
-            raise InputError(f"device {choice}: there are {torch.cuda.device_count()} CUDA "
-                             "devices (cuda:0 …); choose one of them")
-    return device
+__all__ = ["NeuralRunner", "network"]
 
 
 def network(config: Config) -> VGG19Features:

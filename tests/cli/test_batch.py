@@ -194,6 +194,48 @@ def test_neural_batch_matches_photostyle_run(tmp_path, capsys):
     assert np.array_equal(pixels(out / "c1.png"), pixels(single))
 
 
+def test_a_trained_look_runs_in_batches_as_run_applies_it(shoot, capsys):
+    """``batch --model`` with a look trained by ``photostyle train`` (random VGG-19, two steps):
+    each readable photo at its own size (a bilateral look), the corrupt one reported, the
+    note about random weights on stderr, pixels identical to ``run --model``'s."""
+    d = shoot
+    look = d["dir"] / "look.pt"
+    code, _, err = run_cli(["train", d["style"], "--images", d["photos"], "-o", look,
+                            "--steps", "2", "--size", "40", "--batch", "2",
+                            "--vgg-weights", "random", "-q"], capsys)
+    assert code == 0, err
+    out = d["dir"] / "out"
+    code, _, err = run_cli(["batch", d["photos"], "-o", out, "--model", look,
+                            "--batch-size", "4", "-q"], capsys)
+    assert code == 1, err  # c3.png is not an image
+    assert "trained with untrained random VGG-19 weights" in err
+    rows = read_report(out / "batch_report.csv")
+    assert [r.status for r in rows] == ["done"] * 3 + ["failed"] + ["done"] * 2
+    for name, image in outputs(out).items():
+        assert image.shape == pixels(d["photos"] / name).shape, name  # its own size
+    single = d["dir"] / "single.png"
+    code, _, err = run_cli([d["photos"] / "c1.png", "--model", look, "-o", single], capsys)
+    assert code == 0, err
+    assert "bilateral look at 64x50" in err
+    assert np.array_equal(pixels(out / "c1.png"), pixels(single))
+
+    for extra, needle in ((["--quality", "draft", "--lambda", "3"], "--quality, --lambda"),
+                          (["--style", d["style"]], "--style"),
+                          (["--vgg-weights", "random"], "--vgg-weights")):
+        code, _, err = run_cli(["batch", d["photos"], "-o", d["dir"] / "o2", "--model", look,
+                                *extra, "-q"], capsys)
+        lines = [line for line in err.splitlines() if "error" in line]
+        assert code == 2 and len(lines) == 1 and needle in lines[0], (extra, err)
+    manifest = d["dir"] / "jobs.csv"
+    manifest.write_text("content,size,iters\nphotos/c0.png,64,\nphotos/c1.png,,5\n")
+    before = folder_files(d["dir"])
+    code, _, err = run_cli(["batch", manifest, "-o", d["dir"] / "o3", "--model", look, "-q"],
+                           capsys)
+    lines = [line for line in err.splitlines() if "error" in line]
+    assert code == 2 and len(lines) == 1 and "iters: not used with --model" in lines[0], err
+    assert folder_files(d["dir"]) == before
+
+
 def test_the_weight_free_batch_never_imports_torch(shoot):
     out = shoot["dir"] / "out"
     args = ["batch", str(shoot["photos"]), "-o", str(out), "--style", str(shoot["style"]),

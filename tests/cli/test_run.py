@@ -13,7 +13,7 @@ from PIL import Image
 
 from photostyle import __version__, cli
 
-from ..cli_runner import folder_files, interrupt_at, run_cli
+from ..cli_runner import assert_clean_error, folder_files, interrupt_at, run_cli
 from ..synthetic import write_png
 
 FAST = ["--vgg-weights", "random", "--size", "64", "--iters", "4,4", "-q"]
@@ -47,13 +47,6 @@ def test_console_script_runs(tiny_pair):
     assert proc.returncode == 0, proc.stderr
     assert "stage 1" in proc.stderr  # tqdm progress
     assert Image.open(out).size == (64, 51)
-
-
-def _assert_clean_error(code, err, needle, folder, before):
-    assert code == 2
-    lines = [line for line in err.strip().splitlines() if line.startswith("photostyle: error")]
-    assert len(lines) == 1 and needle in lines[0], err
-    assert folder_files(folder) == before, "nothing may be written on error"
 
 
 @pytest.mark.parametrize("case", ["missing_content", "not_an_image", "missing_out_dir",
@@ -95,7 +88,7 @@ def test_bad_input_gives_one_line_and_exit_2(tiny_pair, capsys, case):
     before = folder_files(folder)
     args = [content, style, "-o", out, *masks, *FAST, *extra]
     code, _, err = run_cli(args, capsys)
-    _assert_clean_error(code, err, needle, folder, before)
+    assert_clean_error(code, err, needle, folder, before)
 
 
 def test_ctrl_c_writes_best_result_so_far(tiny_pair, capsys, monkeypatch):

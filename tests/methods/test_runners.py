@@ -13,7 +13,7 @@ from photostyle import Config
 from photostyle.errors import InputError
 from photostyle.methods import METHODS, RunnerSpec, Task, method_of, runner_class
 from photostyle.methods.base import Prepared
-from photostyle.methods.look import LookRunner, load_look
+from photostyle.methods.look import LookRunner
 
 from ..synthetic import scene, write_png
 
@@ -94,15 +94,6 @@ def test_a_look_stacks_photos_and_isolates_a_failing_one(photos, tmp_path):
     assert sized(tasks[0]).image.shape[-2:] == (20, 28)
     with pytest.raises(InputError, match="takes no masks"):
         runner(Task(paths[0], (), paths[0], ()))
-
-
-def test_without_trained_looks_model_says_so(tmp_path):
-    import photostyle
-
-    if hasattr(photostyle, "Look"):
-        pytest.skip("photostyle.Look exists: looks are loaded by their own module")
-    with pytest.raises(InputError, match="--model .*photostyle.Look"):
-        load_look(tmp_path / "look.pt")
 
 
 def test_a_johnson_look_works_at_the_configured_size(photos):
