@@ -83,11 +83,8 @@ def machine_text(info: dict) -> str:
 
 
 def load_example(device):
-<<<<<<< HEAD
-=======
     """The example pair in data/ as tensors on ``device``, with its aligned label maps:
     content, style, content labels, style labels."""
->>>>>>> merge15
     import torch
 
     from photostyle.io.tensors import load_image
