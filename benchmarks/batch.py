@@ -1,7 +1,9 @@
 """Items per minute of ``photostyle batch`` with 1 and 2 workers (issue #16): the weight-free
-method (``--quality preview``) on 24 photos at 512 px, one style, no masks.
+method (``--quality preview``) on 24 photos at 512 px, one style, no masks (``--method``: other
+options, e.g. a neural method on a GPU).
 
     python benchmarks/batch.py [--workers 1 2] [--repeat 3] [--count 24] [--size 512]
+                               [--method "--quality preview"]
                                [--dpst ../shared/dpst] [--json benchmarks/results/batch.json]
 
 The photos are made in a temporary folder from ../shared/dpst's inputs when present, else from
@@ -20,6 +22,7 @@ import argparse
 import json
 import os
 import resource
+import shlex
 import statistics
 import subprocess
 import sys
@@ -73,14 +76,14 @@ def run(command: list[str]) -> tuple[float, float]:
 
 
 def measure(photos: Path, style: Path, work: Path, workers: int, size: int, repeat: int,
-            count: int) -> dict:
+            count: int, method: list[str]) -> dict:
     from photostyle.batch import read_report
 
     times, cpu, reruns, per_item = [], [], [], []
     for r in range(repeat):
         out = work / f"out_w{workers}_{r}"
         command = [sys.executable, "-m", "photostyle", "batch", str(photos), "-o", str(out),
-                   "--style", str(style), "--quality", "preview", "--size", str(size), "-q",
+                   "--style", str(style), *method, "--size", str(size), "-q",
                    "--workers", str(workers)]
         wall, used = run(command)
         times.append(wall)
@@ -104,19 +107,25 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--count", type=int, default=24)
     p.add_argument("--size", type=int, default=512)
     p.add_argument("--dpst", type=Path, default=DPST)
+    p.add_argument("--method", default="--quality preview", metavar="OPTIONS",
+                   help="the method's options (default: the weight-free '--quality preview'; "
+                        "e.g. on a GPU: '--quality draft --vgg-weights random --devices "
+                        "cuda:0')")
     p.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "batch.json")
     args = p.parse_args(argv)
+    method = shlex.split(args.method)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         photos = work / "photos"
         photos.mkdir()
         style = make_photos(photos, args.count, args.size, args.dpst)
-        rows = [measure(photos, style, work, w, args.size, args.repeat, args.count)
+        rows = [measure(photos, style, work, w, args.size, args.repeat, args.count, method)
                 for w in args.workers]
     result = {"python": sys.version.split()[0], "cpus": os.cpu_count(),
               "load_average": os.getloadavg(), "photos": args.count, "size": args.size,
-              "source": str(sources(args.dpst)[0][0].parent), "rows": rows}
-    print(f"{args.count} photos at {args.size} px, --quality preview, from "
+              "method": args.method, "source": str(sources(args.dpst)[0][0].parent),
+              "rows": rows}
+    print(f"{args.count} photos at {args.size} px, {args.method}, from "
           f"{result['source']}")
     print("workers  best s  median s  items/min  CPU s  item median s  rerun (all skipped) s")
     for row in rows:

@@ -179,7 +179,10 @@ def measure(device: str, sizes: dict, budget: Budget, only: set[str] | None = No
                 {"size": size, "flags": flags, "error": err.strip().splitlines()[-1]
                  if err.strip() else f"exit {code}"}
             out["flags"].append(row)
-    for script, args in (("looks.py", ["--device", device]), ("batch.py", ["--device", device])):
+    batch = ["--workers", "1", "--repeat", "1", "--count", "8", "--method",
+             f"--quality draft --vgg-weights random --devices {device}"]
+    looks = ["--device", device, "--sizes", "3840", "--reps", "3", "--no-optimization"]
+    for script, args in (("looks.py", looks), ("batch.py", batch)):
         if only is not None and script[:-3] not in only:
             continue
         path = ROOT / "benchmarks" / script
